@@ -1,0 +1,70 @@
+"""Typed settings, read from ``SHIPYARD_*`` environment variables.
+
+One class per concern; each field says what it controls. Interfaces build a
+settings object once and pass it down: nothing reads the environment later.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in some containers
+        return "unknown"
+
+
+class StoreSettings(BaseSettings):
+    """Where a workspace keeps its metadata and artifacts."""
+
+    model_config = SettingsConfigDict(env_prefix="SHIPYARD_", extra="ignore")
+
+    home: Path = Field(
+        default=Path(".shipyard"),
+        description="Workspace folder; holds the SQLite file and local artifacts by default.",
+    )
+    db_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the metadata store, e.g. postgresql+psycopg://host/db. "
+        "Default: SQLite file <home>/shipyard.db.",
+    )
+    artifacts_url: str | None = Field(
+        default=None,
+        description="fsspec URL of the artifact store (s3://bucket/prefix, file:///...). "
+        "Default: the folder <home>/artifacts.",
+    )
+    user: str = Field(
+        default_factory=_default_user,
+        description="Who is acting; recorded in the audit trail.",
+    )
+    sqlite_busy_timeout_s: float = Field(
+        default=60.0, description="How long a SQLite writer waits for the write lock."
+    )
+
+    def resolved_db_url(self) -> str:
+        if self.db_url:
+            return self.db_url
+        return f"sqlite:///{self.home.resolve() / 'shipyard.db'}"
+
+    def resolved_artifacts_url(self) -> str:
+        if self.artifacts_url:
+            return self.artifacts_url
+        return str(self.home.resolve() / "artifacts")
+
+    def cache_dir(self) -> Path:
+        """Local folder for verified copies of artifacts that need a real path."""
+        return self.home.resolve() / "cache"
+
+
+def load_settings(home: str | os.PathLike[str] | None = None) -> StoreSettings:
+    """Settings from the environment, with an explicit home taking precedence."""
+    if home is not None:
+        return StoreSettings(home=Path(home))
+    return StoreSettings()

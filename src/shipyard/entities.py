@@ -1,0 +1,130 @@
+"""Plain, immutable records that the store returns and the SDK hands to users.
+
+They are domain objects, not wire schemas and not ORM rows: the store maps
+rows to these, and interfaces render them (``to_dict`` for ``--json``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from shipyard.signature import Signature
+
+
+class RunStatus:
+    RUNNING = "RUNNING"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+    ALL = (RUNNING, FINISHED, FAILED, KILLED)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    id: int
+    name: str
+    created_at: int
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    key: str
+    value: float
+    step: int
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class RunArtifact:
+    path: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    dataset: str
+    version: str
+    digest: str | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    experiment: str
+    name: str
+    status: str
+    start_time: int
+    end_time: int | None
+    user: str
+    error: str | None = None
+    git_commit: str | None = None
+    source: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    artifacts: tuple[RunArtifact, ...] = ()
+    inputs: tuple[DatasetInput, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    name: str
+    version: int
+    flavor: str
+    sha256: str
+    size: int
+    signature: Signature
+    created_at: int
+    created_by: str
+    run_id: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    requirements: tuple[str, ...] = ()
+    model_card: str = ""
+    description: str = ""
+    flavor_options: dict[str, Any] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["signature"] = self.signature.to_dict()
+        data["requirements"] = list(self.requirements)
+        data["aliases"] = list(self.aliases)
+        data["uri"] = self.uri
+        return data
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    name: str
+    description: str
+    latest_version: int
+    created_at: int
+    updated_at: int
+    aliases: dict[str, int] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class AliasChange:
+    alias: str
+    version: int | None
+    previous_version: int | None
+    actor: str
+    at: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,99 @@
+"""One exception tree for everything Shipyard raises on purpose.
+
+Interfaces map these to exit codes (CLI) or status codes (HTTP); the domain
+code only says *what* was wrong, naming the missing or wrong thing.
+"""
+
+from __future__ import annotations
+
+
+class ShipyardError(Exception):
+    """Base of every error Shipyard raises deliberately."""
+
+
+class NotFound(ShipyardError):
+    """Something the caller named does not exist."""
+
+
+class ExperimentNotFound(NotFound):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"experiment {name!r} does not exist")
+        self.name = name
+
+
+class RunNotFound(NotFound):
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"run {run_id!r} does not exist")
+        self.run_id = run_id
+
+
+class ModelNotFound(NotFound):
+    """A model, or a version / alias of it, does not exist."""
+
+    def __init__(self, name: str, *, version: int | None = None, alias: str | None = None) -> None:
+        if alias is not None:
+            message = f"model {name!r} has no alias {alias!r}"
+        elif version is not None:
+            message = f"model {name!r} has no version {version}"
+        else:
+            message = f"model {name!r} does not exist"
+        super().__init__(message)
+        self.name = name
+        self.version = version
+        self.alias = alias
+
+
+class InvalidInput(ShipyardError):
+    """The caller passed a value that cannot be used; the message says where."""
+
+
+class InvalidURI(InvalidInput):
+    def __init__(self, uri: str, reason: str) -> None:
+        super().__init__(f"invalid model URI {uri!r}: {reason}")
+        self.uri = uri
+
+
+class InvalidFilter(InvalidInput):
+    def __init__(self, expression: str, reason: str) -> None:
+        super().__init__(f"invalid filter {expression!r}: {reason}")
+        self.expression = expression
+
+
+class SignatureError(InvalidInput):
+    """A sample input could not yield a signature, or data does not fit one."""
+
+
+class UnsupportedModel(InvalidInput):
+    """No registered flavor knows how to save this object."""
+
+
+class MissingDependency(ShipyardError):
+    """An optional library is needed; the message names the extra to install."""
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(
+            f"{package} is not installed; install it with: pip install 'shipyard[{extra}]'"
+        )
+        self.package = package
+        self.extra = extra
+
+
+class Conflict(ShipyardError):
+    """The request contradicts what is already stored (e.g. a param logged twice)."""
+
+
+class IntegrityError(ShipyardError):
+    """Stored bytes do not match their recorded hash: never load them."""
+
+    def __init__(self, key: str, expected: str, actual: str) -> None:
+        super().__init__(
+            f"artifact {key!r} failed verification: hash mismatch "
+            f"(expected sha256 {expected}, got {actual})"
+        )
+        self.key = key
+        self.expected = expected
+        self.actual = actual
+
+
+class StoreError(ShipyardError):
+    """The metadata store or artifact store could not do what was asked."""

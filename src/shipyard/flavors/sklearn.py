@@ -1,0 +1,117 @@
+"""scikit-learn estimators and pipelines, saved with skops (joblib only on request).
+
+skops does not execute arbitrary code on load: only the types it was told to
+trust. At registration we record exactly which non-default types the file
+needs; at load we trust those and nothing else, and the file's hash has
+already been verified, so a swapped file is refused before skops reads it.
+``serialization="joblib"`` is the explicit, trusted-input-only escape hatch
+for estimators skops cannot represent.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shipyard.errors import InvalidInput, UnsupportedModel
+from shipyard.flavors.base import Flavor, LoadContext, Predictor, pinned
+from shipyard.signature import Signature
+from shipyard.store.artifacts import Tree
+
+SKOPS_FILE = "model.skops"
+JOBLIB_FILE = "model.joblib"
+SERIALIZATIONS = ("skops", "joblib")
+
+
+class SklearnPredictor(Predictor):
+    def __init__(self, estimator: Any, signature: Signature | None = None) -> None:
+        self.estimator = estimator
+        classes = getattr(estimator, "classes_", None)
+        self.classes = (
+            tuple(c.item() if hasattr(c, "item") else c for c in classes)
+            if (classes is not None)
+            else None
+        )
+        self._proba = hasattr(estimator, "predict_proba")
+        # Fitted on named columns -> pass the frame; fitted on a bare matrix -> pass values.
+        self._wants_frame = hasattr(estimator, "feature_names_in_")
+
+    def _input(self, frame: pd.DataFrame) -> Any:
+        return frame if self._wants_frame else frame.to_numpy()
+
+    def predict(self, frame: pd.DataFrame) -> Any:
+        return self.estimator.predict(self._input(frame))
+
+    @property
+    def supports_proba(self) -> bool:
+        return self._proba
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.estimator.predict_proba(self._input(frame)))
+
+    @property
+    def raw(self) -> Any:
+        return self.estimator
+
+
+class SklearnFlavor(Flavor):
+    name = "sklearn"
+    priority = 10
+
+    def can_save(self, model: Any) -> bool:
+        try:
+            from sklearn.base import BaseEstimator
+        except ImportError:  # pragma: no cover - scikit-learn is a core dependency
+            return False
+        return isinstance(model, BaseEstimator) and hasattr(model, "predict")
+
+    def save(self, model: Any, folder: Path, options: dict[str, Any]) -> dict[str, Any]:
+        serialization = options.get("serialization", "skops")
+        if serialization not in SERIALIZATIONS:
+            raise InvalidInput(
+                f"unknown serialization {serialization!r} for sklearn; use one of {SERIALIZATIONS}"
+            )
+        if serialization == "joblib":
+            import joblib
+
+            joblib.dump(model, folder / JOBLIB_FILE)
+            return {"serialization": "joblib"}
+        import skops.io as sio
+
+        try:
+            data = sio.dumps(model)
+        except Exception as exc:  # skops raises TypeError and others for unknown objects
+            raise UnsupportedModel(
+                f"skops cannot serialize {type(model).__name__}: {exc}; if you trust this "
+                "object, register it with serialization='joblib'"
+            ) from exc
+        (folder / SKOPS_FILE).write_bytes(data)
+        return {
+            "serialization": "skops",
+            "trusted_types": sorted(sio.get_untrusted_types(data=data)),
+        }
+
+    def load(self, tree: Tree, options: dict[str, Any], context: LoadContext) -> Predictor:
+        if options.get("serialization") == "joblib":
+            import joblib
+
+            return SklearnPredictor(joblib.load(io.BytesIO(tree.read_bytes(JOBLIB_FILE))))
+        import skops.io as sio
+
+        data = tree.read_bytes(SKOPS_FILE)
+        return SklearnPredictor(sio.loads(data, trusted=list(options.get("trusted_types", []))))
+
+    def wrap(self, model: Any, signature: Signature) -> Predictor:
+        return SklearnPredictor(model, signature)
+
+    def requirements(self, model: Any, options: dict[str, Any]) -> list[str]:
+        packages = ["scikit-learn", "numpy", "scipy", "pandas"]
+        packages.append("joblib" if options.get("serialization") == "joblib" else "skops")
+        module = type(model).__module__.split(".")[0]
+        if module not in ("sklearn", "builtins"):
+            packages.append(module)  # e.g. xgboost, lightgbm estimators with the sklearn API
+        return pinned(packages)

@@ -1,0 +1,140 @@
+"""Registering, describing and loading model versions.
+
+Order matters for crash safety: the flavor writes the model to a private
+temporary folder, the files go into the content-addressed store (temp +
+rename each), and only then does one transaction allocate the version number
+and insert the row. A process killed at any point leaves, at worst, unused
+artifact files: never a version row that points at missing bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from shipyard.entities import ModelVersion, Run
+from shipyard.errors import InvalidInput, SignatureError
+from shipyard.flavors import MlflowModelDir, flavor_for, get_flavor
+from shipyard.flavors.base import Flavor, LoadContext
+from shipyard.flavors.mlflow_model import read_mlmodel
+from shipyard.names import check_name
+from shipyard.registry.card import render_card
+from shipyard.registry.loaded import LoadedModel
+from shipyard.registry.uri import ModelRef
+from shipyard.signature import Signature, infer_signature, to_frame
+from shipyard.store import NewVersion, Store
+from shipyard.store.audit import now_ms
+
+logger = logging.getLogger(__name__)
+
+
+def register_version(
+    store: Store,
+    model: Any,
+    *,
+    name: str,
+    sample_input: Any = None,
+    run: Run | None = None,
+    flavor: str | None = None,
+    flavor_options: dict[str, Any] | None = None,
+    description: str = "",
+    tags: dict[str, str] | None = None,
+    actor: str,
+) -> ModelVersion:
+    check_name(name)
+    chosen = get_flavor(flavor) if flavor else flavor_for(model)
+    if flavor and not chosen.can_save(model):
+        raise InvalidInput(
+            f"flavor {flavor!r} cannot save an object of type {type(model).__name__}"
+        )
+    signature, frame = _input_signature(chosen, model, sample_input)
+    options = dict(flavor_options or {})
+    with tempfile.TemporaryDirectory(prefix="shipyard-register-") as temp:
+        folder = Path(temp)
+        saved_options = chosen.save(model, folder, options)
+        if frame is not None:
+            outputs = chosen.describe_outputs(model, folder, saved_options, frame, signature)
+            signature = signature.with_outputs(outputs)
+        ref = store.artifacts.put_tree(folder)
+    requirements = chosen.requirements(model, saved_options)
+    metrics = dict(run.metrics) if run is not None else {}
+    created_at = now_ms()
+
+    def card(number: int) -> str:
+        return render_card(
+            name=name,
+            version=number,
+            flavor=chosen.name,
+            sha256=ref.sha256,
+            size=ref.size,
+            signature=signature,
+            requirements=requirements,
+            metrics=metrics,
+            run=run,
+            description=description,
+            created_at=created_at,
+            created_by=actor,
+        )
+
+    new = NewVersion(
+        flavor=chosen.name,
+        sha256=ref.sha256,
+        size=ref.size,
+        signature=signature,
+        flavor_options=saved_options,
+        run_id=run.id if run is not None else None,
+        metrics=metrics,
+        requirements=requirements,
+        description=description,
+        tags=dict(tags or {}),
+    )
+    version = store.registry.create_version(name, new, actor=actor, card=card)
+    logger.info("registered %s (%s, sha256 %s)", version.uri, chosen.name, ref.sha256[:12])
+    return version
+
+
+def _input_signature(flavor: Flavor, model: Any, sample_input: Any) -> tuple[Signature, Any]:
+    """The input signature and the sample as a frame (None when there is no sample)."""
+    if sample_input is not None:
+        signature = infer_signature(sample_input)
+        frame, _ = to_frame(sample_input)
+        frame.columns = [str(c) for c in frame.columns]
+        return signature, frame
+    own = flavor.signature_from_model(model)
+    if own is None:
+        raise SignatureError(
+            f"a {flavor.name} model needs sample_input to infer its signature "
+            "(pass a few rows of the training data, e.g. sample_input=X_test[:50])"
+        )
+    return own, None
+
+
+def import_mlflow_model(
+    store: Store, path: Path, *, name: str, sample_input: Any = None, actor: str
+) -> ModelVersion:
+    """Register an existing MLflow model folder as a new version of ``name``."""
+    read_mlmodel(path)  # fail early, with the reason, before anything is written
+    return register_version(
+        store,
+        MlflowModelDir(path),
+        name=name,
+        sample_input=sample_input,
+        flavor="mlflow",
+        actor=actor,
+        description=f"Imported from the MLflow model at {path}",
+    )
+
+
+def resolve(store: Store, ref: ModelRef) -> ModelVersion:
+    return store.registry.get_version(ref.name, version=ref.version, alias=ref.alias)
+
+
+def load_version(store: Store, version: ModelVersion) -> LoadedModel:
+    """Load a version's verified files through its flavor."""
+    flavor = get_flavor(version.flavor)
+    tree = store.artifacts.open_tree(version.sha256)
+    context = LoadContext(cache_dir=store.settings.cache_dir())
+    predictor = flavor.load(tree, dict(version.flavor_options), context)
+    return LoadedModel(version, predictor)

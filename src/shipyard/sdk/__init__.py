@@ -1,0 +1,46 @@
+"""The SDK: ``Client`` and the module-level shortcuts built on a default client."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from shipyard.config import StoreSettings
+from shipyard.registry.loaded import LoadedModel
+from shipyard.sdk.client import Client, RunComparison
+from shipyard.sdk.run import ActiveRun
+
+__all__ = ["ActiveRun", "Client", "RunComparison", "default_client", "load_model", "start_run"]
+
+_default: dict[tuple[str, str], Client] = {}
+_lock = threading.Lock()
+
+
+def default_client() -> Client:
+    """A client for the workspace the environment names (``SHIPYARD_HOME`` etc.).
+
+    Cached per workspace, so changing ``SHIPYARD_HOME`` picks a new one.
+    """
+    settings = StoreSettings()
+    key = (settings.resolved_db_url(), settings.resolved_artifacts_url())
+    with _lock:
+        client = _default.get(key)
+        if client is None:
+            client = _default[key] = Client(settings=settings)
+        return client
+
+
+def start_run(
+    experiment: str = "default",
+    *,
+    params: dict[str, Any] | None = None,
+    tags: dict[str, Any] | None = None,
+    name: str | None = None,
+) -> ActiveRun:
+    """Start a run in the default workspace; use it as a context manager."""
+    return default_client().start_run(experiment, params=params, tags=tags, name=name)
+
+
+def load_model(uri: str) -> LoadedModel:
+    """Load a registered version by URI from the default workspace."""
+    return default_client().load_model(uri)

@@ -1,0 +1,218 @@
+"""``shipyard.Client``: the one façade every interface (CLI, server, scripts) calls.
+
+This is the direct back end (store + artifacts in this process). A remote
+back end speaking to the control API will implement the same methods.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shipyard.config import StoreSettings, load_settings
+from shipyard.entities import (
+    AliasChange,
+    Experiment,
+    MetricPoint,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+)
+from shipyard.errors import InvalidInput
+from shipyard.names import check_alias, check_name
+from shipyard.query import parse_filter, parse_order_by
+from shipyard.registry import service as registry
+from shipyard.registry.loaded import LoadedModel
+from shipyard.registry.uri import parse_model_uri
+from shipyard.sdk.run import ActiveRun
+from shipyard.store import Store, open_store
+from shipyard.store.audit import list_events
+from shipyard.tracking.service import start_run_record
+
+MAX_SEARCH_RESULTS = 50_000
+
+
+@dataclass(frozen=True)
+class RunComparison:
+    """Runs side by side: every param and metric key, one value per run (None if unset)."""
+
+    runs: list[Run]
+    params: dict[str, list[str | None]]
+    metrics: dict[str, list[float | None]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "runs": [{"id": r.id, "name": r.name, "status": r.status} for r in self.runs],
+            "params": self.params,
+            "metrics": self.metrics,
+        }
+
+
+class Client:
+    def __init__(
+        self,
+        home: str | os.PathLike[str] | None = None,
+        *,
+        settings: StoreSettings | None = None,
+    ) -> None:
+        self.settings = settings or load_settings(home)
+        self.store: Store = open_store(self.settings)
+        self.actor = self.settings.user
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- tracking ------------------------------------------------------------
+    def start_run(
+        self,
+        experiment: str = "default",
+        *,
+        params: dict[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
+        name: str | None = None,
+    ) -> ActiveRun:
+        run_id, run_name = start_run_record(
+            self.store, experiment=experiment, name=name, params=params, tags=tags, actor=self.actor
+        )
+        initial = {k: str(v) for k, v in (params or {}).items()}
+        return ActiveRun(self, run_id, experiment=experiment, name=run_name, params=initial)
+
+    def get_run(self, run_id: str) -> Run:
+        return self.store.tracking.get_run(run_id)
+
+    def list_experiments(self) -> list[Experiment]:
+        return self.store.tracking.list_experiments()
+
+    def get_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+        return self.store.tracking.metric_history(run_id, key)
+
+    def search_runs(
+        self,
+        experiment: str | list[str] | None = None,
+        filter: str | None = None,
+        order_by: str | list[str] | None = None,
+        max_results: int = 100,
+    ) -> list[Run]:
+        """Runs matching ``filter`` (e.g. ``metrics.auc > 0.9 and params.C = '1.0'``)."""
+        if not 1 <= max_results <= MAX_SEARCH_RESULTS:
+            raise InvalidInput(
+                f"max_results must be between 1 and {MAX_SEARCH_RESULTS}, got {max_results}"
+            )
+        experiments = [experiment] if isinstance(experiment, str) else experiment
+        return self.store.tracking.search_runs(
+            experiments, parse_filter(filter), parse_order_by(order_by), max_results
+        )
+
+    def compare_runs(self, run_ids: list[str]) -> RunComparison:
+        if not run_ids:
+            raise InvalidInput("name at least one run to compare")
+        runs = [self.get_run(run_id) for run_id in run_ids]
+        param_keys = sorted({k for run in runs for k in run.params})
+        metric_keys = sorted({k for run in runs for k in run.metrics})
+        return RunComparison(
+            runs=runs,
+            params={k: [run.params.get(k) for run in runs] for k in param_keys},
+            metrics={k: [run.metrics.get(k) for run in runs] for k in metric_keys},
+        )
+
+    # -- registry --------------------------------------------------------------
+    def register_model(
+        self,
+        model: Any,
+        *,
+        name: str,
+        sample_input: Any = None,
+        run_id: str | None = None,
+        flavor: str | None = None,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        **flavor_options: Any,
+    ) -> ModelVersion:
+        """Register ``model`` as the next version of ``name``.
+
+        ``flavor_options`` go to the flavor, e.g. ``serialization="joblib"``
+        (sklearn, trusted objects only), ``artifacts=``/``code_paths=`` (pyfunc).
+        """
+        run = self.get_run(run_id) if run_id is not None else None
+        return registry.register_version(
+            self.store,
+            model,
+            name=name,
+            sample_input=sample_input,
+            run=run,
+            flavor=flavor,
+            flavor_options=flavor_options,
+            description=description,
+            tags=tags,
+            actor=self.actor,
+        )
+
+    def import_mlflow_model(
+        self, path: str | os.PathLike[str], *, name: str, sample_input: Any = None
+    ) -> ModelVersion:
+        return registry.import_mlflow_model(
+            self.store, Path(path), name=name, sample_input=sample_input, actor=self.actor
+        )
+
+    def get_model(self, name: str) -> RegisteredModel:
+        return self.store.registry.get_model(name)
+
+    def list_models(self) -> list[RegisteredModel]:
+        return self.store.registry.list_models()
+
+    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
+        if isinstance(version, str):
+            if version == "latest":
+                return self.store.registry.get_version(name)
+            if not version.isdigit():
+                raise InvalidInput(
+                    f"version must be a positive integer or 'latest', got {version!r}"
+                )
+        return self.store.registry.get_version(name, version=int(version))
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        return self.store.registry.get_version(name, alias=alias)
+
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        return self.store.registry.list_versions(name)
+
+    def resolve_model_uri(self, uri: str) -> ModelVersion:
+        return registry.resolve(self.store, parse_model_uri(uri))
+
+    def set_alias(self, name: str, alias: str, version: int) -> int | None:
+        """Point ``alias`` at ``version``; returns the version it pointed at before, if any."""
+        check_alias(alias)
+        return self.store.registry.set_alias(name, alias, int(version), actor=self.actor)
+
+    def delete_alias(self, name: str, alias: str) -> int:
+        return self.store.registry.delete_alias(name, alias, actor=self.actor)
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
+        return self.store.registry.alias_history(name, alias)
+
+    def set_model_tag(self, name: str, key: str, value: str) -> None:
+        self.store.registry.set_model_tag(name, key, str(value), actor=self.actor)
+
+    def set_version_tag(self, name: str, version: int, key: str, value: str) -> None:
+        self.store.registry.set_version_tag(name, int(version), key, str(value), actor=self.actor)
+
+    def set_description(self, name: str, description: str, *, version: int | None = None) -> None:
+        check_name(name)
+        self.store.registry.set_description(name, description, version=version, actor=self.actor)
+
+    def load_model(self, uri: str) -> LoadedModel:
+        """Load ``models:/NAME/VERSION``, ``models:/NAME@ALIAS`` or ``models:/NAME/latest``."""
+        return registry.load_version(self.store, self.resolve_model_uri(uri))
+
+    # -- audit -------------------------------------------------------------------
+    def audit_events(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.store.db.read() as session:
+            return list_events(session, limit=limit)
