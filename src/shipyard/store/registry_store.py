@@ -281,7 +281,7 @@ class RegistryStore:
             select(Alias.alias, Alias.version)
             .where(Alias.model_id == model_id)
             .order_by(Alias.alias)
-        ).tuples():
+        ):
             aliases[version].append(alias)
         tags: dict[int, dict[str, str]] = defaultdict(dict)
         ids = [row.id for row in rows]
@@ -290,7 +290,7 @@ class RegistryStore:
                 select(VersionTag.version_id, VersionTag.key, VersionTag.value).where(
                     VersionTag.version_id.in_(ids)
                 )
-            ).tuples():
+            ):
                 tags[version_id][key] = value
         return [_version(name, row, tuple(aliases[row.version]), tags[row.id]) for row in rows]
 
@@ -311,16 +311,12 @@ class RegistryStore:
                 select(Alias.alias, Alias.version)
                 .where(Alias.model_id == model.id)
                 .order_by(Alias.alias)
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         tags = dict(
             session.execute(
                 select(ModelTag.key, ModelTag.value).where(ModelTag.model_id == model.id)
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         return entities.RegisteredModel(
             name=model.name,

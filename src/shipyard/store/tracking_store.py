@@ -190,9 +190,7 @@ class TrackingStore:
                 select(Param.key, Param.value).where(
                     Param.run_id == run_id, Param.key.in_(list(params))
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         for key, value in params.items():
             if key in existing and existing[key] != value:
@@ -310,7 +308,7 @@ class TrackingStore:
                 select(Metric.key, Metric.value, Metric.step, Metric.timestamp)
                 .where(Metric.run_id == run_id, Metric.key == key)
                 .order_by(Metric.step, Metric.timestamp, Metric.id)
-            ).tuples()
+            )
             return [entities.MetricPoint(*row) for row in rows]
 
     def search_runs(
@@ -351,29 +349,29 @@ class TrackingStore:
         for chunk in _chunks(ids, _CHUNK):
             for run_id, key, value in session.execute(
                 select(Param.run_id, Param.key, Param.value).where(Param.run_id.in_(chunk))
-            ).tuples():
+            ):
                 params[run_id][key] = value
             for run_id, key, number in session.execute(
                 select(LatestMetric.run_id, LatestMetric.key, LatestMetric.value).where(
                     LatestMetric.run_id.in_(chunk)
                 )
-            ).tuples():
+            ):
                 metrics[run_id][key] = number
             for run_id, key, value in session.execute(
                 select(RunTag.run_id, RunTag.key, RunTag.value).where(RunTag.run_id.in_(chunk))
-            ).tuples():
+            ):
                 tags[run_id][key] = value
             for run_id, path, sha, size in session.execute(
                 select(
                     RunArtifact.run_id, RunArtifact.path, RunArtifact.sha256, RunArtifact.size
                 ).where(RunArtifact.run_id.in_(chunk))
-            ).tuples():
+            ):
                 artifacts[run_id].append(entities.RunArtifact(path, sha, size))
             for run_id, dataset, version, digest in session.execute(
                 select(RunInput.run_id, RunInput.dataset, RunInput.version, RunInput.digest).where(
                     RunInput.run_id.in_(chunk)
                 )
-            ).tuples():
+            ):
                 inputs[run_id].append(entities.DatasetInput(dataset, version, digest))
         return [
             entities.Run(
