@@ -1,0 +1,78 @@
+"""The root Typer app, its global options, and how errors become exit codes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+from shipyard.config import load_settings
+from shipyard.errors import (
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    MissingDependency,
+    NotFound,
+    ShipyardError,
+)
+from shipyard.sdk.client import Client
+
+# Exit codes: 0 ok, 1 other Shipyard error, 2 bad input/usage, 3 not found, 4 integrity.
+EXIT_CODES: tuple[tuple[type[ShipyardError], int], ...] = (
+    (NotFound, 3),
+    (IntegrityError, 4),
+    (InvalidInput, 2),
+    (Conflict, 2),
+    (MissingDependency, 2),
+)
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class CliState:
+    """Options shared by every command; the client is opened on first use.
+
+    ``begin`` is called by the root callback of every invocation, so a state
+    left by an earlier invocation in the same process (tests) is never reused.
+    """
+
+    def __init__(self) -> None:
+        self.home: Path | None = None
+        self._client: Client | None = None
+
+    def begin(self, home: Path | None) -> None:
+        if self._client is not None:
+            self._client.close()
+        self.home = home
+        self._client = None
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = Client(settings=load_settings(self.home))
+        return self._client
+
+
+state = CliState()
+
+
+def exit_code_for(error: ShipyardError) -> int:
+    for kind, code in EXIT_CODES:
+        if isinstance(error, kind):
+            return code
+    return 1
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def handle_error(error: ShipyardError) -> NoReturn:
+    """One line, no traceback: what was wrong, and a non-zero exit code."""
+    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    sys.exit(exit_code_for(error))

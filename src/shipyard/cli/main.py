@@ -1,0 +1,62 @@
+"""``shipyard``: the command line. Commands translate; the SDK does the work."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shipyard import __version__
+from shipyard.cli.app import console, handle_error, state
+from shipyard.cli.models import models_app
+from shipyard.cli.quickstart import quickstart
+from shipyard.cli.runs import experiments_app, runs_app
+from shipyard.errors import ShipyardError
+
+app = typer.Typer(
+    name="shipyard",
+    help="Shipyard: track, register, serve, deploy and monitor models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(runs_app, name="runs")
+app.add_typer(experiments_app, name="experiments")
+app.add_typer(models_app, name="models")
+app.command("quickstart")(quickstart)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"shipyard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home", envvar="SHIPYARD_HOME", help="Workspace folder (default ./.shipyard)."
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Log what happens.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    state.begin(home)
+
+
+def run() -> None:
+    """Console-script entry point: Shipyard errors become one line and an exit code."""
+    try:
+        app()
+    except ShipyardError as error:
+        handle_error(error)
