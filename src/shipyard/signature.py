@@ -190,8 +190,8 @@ def _column_spec(name: str, values: pd.Series) -> ColumnSpec:
                 f"column {name!r} mixes value types {found}; a column must hold one type "
                 "(convert it, e.g. df[col].astype(str))"
             )
-        levels = sorted(present.unique().tolist())
-        categories = tuple(levels) if len(levels) <= MAX_CATEGORY_LEVELS else None
+        observed = sorted(present.unique().tolist())
+        categories = tuple(observed) if len(observed) <= MAX_CATEGORY_LEVELS else None
         return ColumnSpec(name, "string", nullable, categories=categories)
     raise SignatureError(
         f"column {name!r} has dtype {values.dtype}, which a signature cannot describe"

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
@@ -115,6 +115,6 @@ def _configure_sqlite(engine: Engine, busy_timeout_s: float) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
-def describe_operational_error(exc: OperationalError) -> str:
+def describe_operational_error(exc: DBAPIError) -> str:
     """A one-line reason for a database that cannot be reached or used."""
     return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)

@@ -406,25 +406,25 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
 
 def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
     if op == "=":
-        return column == value  # type: ignore[no-any-return]
+        return column == value
     if op == "!=":
-        return column != value  # type: ignore[no-any-return]
+        return column != value
     if op == ">":
-        return column > value  # type: ignore[no-any-return]
+        return column > value
     if op == ">=":
-        return column >= value  # type: ignore[no-any-return]
+        return column >= value
     if op == "<":
-        return column < value  # type: ignore[no-any-return]
+        return column < value
     if op == "<=":
-        return column <= value  # type: ignore[no-any-return]
+        return column <= value
     if op == "LIKE":
-        return column.like(value)  # type: ignore[no-any-return]
+        return column.like(value)
     if op == "ILIKE":
-        return column.ilike(value)  # type: ignore[no-any-return]
+        return column.ilike(value)
     if op == "IN":
-        return column.in_(value)  # type: ignore[no-any-return]
+        return column.in_(value)
     if op == "NOT IN":
-        return column.not_in(value)  # type: ignore[no-any-return]
+        return column.not_in(value)
     raise InvalidFilter(op, "unknown operator")
 
 
