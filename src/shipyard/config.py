@@ -68,3 +68,25 @@ def load_settings(home: str | os.PathLike[str] | None = None) -> StoreSettings:
     if home is not None:
         return StoreSettings(home=Path(home))
     return StoreSettings()
+
+
+class ServerSettings(BaseSettings):
+    """How ``shipyard serve`` listens and serves."""
+
+    model_config = SettingsConfigDict(env_prefix="SHIPYARD_", extra="ignore")
+
+    host: str = Field(default="127.0.0.1", description="Interface to listen on.")
+    port: int = Field(default=8000, description="TCP port.")
+    workers: int = Field(default=1, ge=1, description="Serving processes sharing the port.")
+    max_body_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
+    )
+    poll_interval_s: float = Field(
+        default=0.5, gt=0, description="How often each process checks the store for changes."
+    )
+    default_deployment: str | None = Field(
+        default=None, description="The deployment that plain /invocations serves."
+    )
+    model_threads: int = Field(
+        default=1, ge=1, description="Threads per model for libraries with OpenMP/BLAS pools."
+    )

@@ -128,3 +128,18 @@ class AliasChange:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A named endpoint; ``policy`` says which versions answer (see shipyard.deploy)."""
+
+    name: str
+    policy: dict[str, Any]
+    config: dict[str, Any]
+    description: str
+    created_at: int
+    updated_at: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -43,6 +43,12 @@ class ModelNotFound(NotFound):
         self.alias = alias
 
 
+class DeploymentNotFound(NotFound):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"deployment {name!r} does not exist")
+        self.name = name
+
+
 class InvalidInput(ShipyardError):
     """The caller passed a value that cannot be used; the message says where."""
 

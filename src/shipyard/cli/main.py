@@ -10,9 +10,11 @@ import typer
 
 from shipyard import __version__
 from shipyard.cli.app import console, handle_error, state
+from shipyard.cli.deployments import deployments_app
 from shipyard.cli.models import models_app
 from shipyard.cli.quickstart import quickstart
 from shipyard.cli.runs import experiments_app, runs_app
+from shipyard.cli.serve import serve
 from shipyard.errors import ShipyardError
 
 app = typer.Typer(
@@ -25,7 +27,9 @@ app = typer.Typer(
 app.add_typer(runs_app, name="runs")
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(models_app, name="models")
+app.add_typer(deployments_app, name="deployments")
 app.command("quickstart")(quickstart)
+app.command("serve")(serve)
 
 
 def _version(value: bool) -> None:

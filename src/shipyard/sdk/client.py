@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.config import StoreSettings, load_settings
+from shipyard.deploy import service as deploy
+from shipyard.deploy.policy import ServingConfig, single
 from shipyard.entities import (
     AliasChange,
+    Deployment,
     Experiment,
     MetricPoint,
     ModelVersion,
@@ -211,6 +214,46 @@ class Client:
     def load_model(self, uri: str) -> LoadedModel:
         """Load ``models:/NAME/VERSION``, ``models:/NAME@ALIAS`` or ``models:/NAME/latest``."""
         return registry.load_version(self.store, self.resolve_model_uri(uri))
+
+    # -- deployments ----------------------------------------------------------------
+    def create_deployment(
+        self, name: str, model: str, *, description: str = "", serving: ServingConfig | None = None
+    ) -> Deployment:
+        """A deployment serving ``model`` (``fraud@champion``, ``fraud/3``, ``fraud``)."""
+        return deploy.create_deployment(
+            self.store,
+            name,
+            single(model),
+            serving or ServingConfig(),
+            description=description,
+            actor=self.actor,
+        )
+
+    def update_deployment(
+        self,
+        name: str,
+        *,
+        model: str | None = None,
+        serving: ServingConfig | None = None,
+        description: str | None = None,
+    ) -> Deployment:
+        return deploy.update_deployment(
+            self.store,
+            name,
+            policy=single(model) if model else None,
+            config=serving,
+            description=description,
+            actor=self.actor,
+        )
+
+    def get_deployment(self, name: str) -> Deployment:
+        return self.store.deployments.get(name)
+
+    def list_deployments(self) -> list[Deployment]:
+        return self.store.deployments.list()
+
+    def delete_deployment(self, name: str) -> None:
+        self.store.deployments.delete(name, actor=self.actor)
 
     # -- audit -------------------------------------------------------------------
     def audit_events(self, limit: int = 100) -> list[dict[str, Any]]:

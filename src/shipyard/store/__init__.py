@@ -8,6 +8,7 @@ from shipyard.config import StoreSettings
 from shipyard.store import migrate
 from shipyard.store.artifacts import ArtifactRef, ArtifactStore, Tree
 from shipyard.store.database import Database
+from shipyard.store.deploy_store import DeployStore
 from shipyard.store.registry_store import NewVersion, RegistryStore
 from shipyard.store.tracking_store import TrackingStore
 
@@ -15,6 +16,7 @@ __all__ = [
     "ArtifactRef",
     "ArtifactStore",
     "Database",
+    "DeployStore",
     "NewVersion",
     "RegistryStore",
     "Store",
@@ -33,6 +35,7 @@ class Store:
     artifacts: ArtifactStore
     tracking: TrackingStore
     registry: RegistryStore
+    deployments: DeployStore
 
     def close(self) -> None:
         self.db.dispose()
@@ -43,4 +46,4 @@ def open_store(settings: StoreSettings) -> Store:
     db = Database(settings.resolved_db_url(), busy_timeout_s=settings.sqlite_busy_timeout_s)
     migrate.upgrade(db)
     artifacts = ArtifactStore(settings.resolved_artifacts_url())
-    return Store(settings, db, artifacts, TrackingStore(db), RegistryStore(db))
+    return Store(settings, db, artifacts, TrackingStore(db), RegistryStore(db), DeployStore(db))

@@ -21,6 +21,7 @@ from shipyard.errors import ModelNotFound
 from shipyard.signature import Signature
 from shipyard.store.audit import now_ms, record_event
 from shipyard.store.database import Database
+from shipyard.store.revision import bump_revision
 from shipyard.store.schema import (
     Alias,
     AliasEvent,
@@ -129,6 +130,7 @@ class RegistryStore:
                     at=now,
                 )
             )
+            bump_revision(session)
             record_event(
                 session,
                 actor=actor,
@@ -157,6 +159,7 @@ class RegistryStore:
                     at=now_ms(),
                 )
             )
+            bump_revision(session)
             record_event(
                 session,
                 actor=actor,

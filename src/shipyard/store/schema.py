@@ -198,3 +198,29 @@ class AuditEvent(Base):
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[str] = mapped_column(String(256))
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Deployment(Base):
+    """A named endpoint and its traffic policy over model versions (JSON, see deploy/)."""
+
+    __tablename__ = "deployments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(256), unique=True)
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class StoreRevision(Base):
+    """One row whose counter moves whenever what serving depends on changes.
+
+    Serving processes poll this single integer instead of querying per request.
+    """
+
+    __tablename__ = "store_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger)

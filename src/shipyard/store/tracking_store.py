@@ -222,8 +222,10 @@ class TrackingStore:
             }
             for p in newest.values()
         ]
-        statement = self._dialect_insert(LatestMetric).values(rows)
+        # One statement executed for many rows: its compiled form is cached. A multi-row
+        # .values(rows) statement is not cacheable and was recompiled on every flush.
         table = LatestMetric.__table__
+        statement = self._dialect_insert(table)
         excluded = statement.excluded
         newer = or_(
             excluded.step > table.c.step,
@@ -238,7 +240,8 @@ class TrackingStore:
                     "timestamp": excluded.timestamp,
                 },
                 where=newer,
-            )
+            ),
+            rows,
         )
 
     def _upsert(
@@ -249,11 +252,12 @@ class TrackingStore:
         keys: list[str],
         updates: list[str],
     ) -> None:
-        statement = self._dialect_insert(model).values(rows)
+        statement = self._dialect_insert(model.__table__)  # executemany: cached, see above
         session.execute(
             statement.on_conflict_do_update(
                 index_elements=keys, set_={c: statement.excluded[c] for c in updates}
-            )
+            ),
+            rows,
         )
 
     def _dialect_insert(self, model: Any) -> Any:

@@ -1,0 +1,164 @@
+"""``create_app``: the one ASGI app a serving process runs.
+
+The hot prediction path (``server.predict``) sits in front; everything else
+is a FastAPI app: the control API, OIP and MLflow metadata/health routes,
+``/metrics`` and the OpenAPI docs at ``/docs``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from shipyard import __version__
+from shipyard.config import ServerSettings, StoreSettings
+from shipyard.errors import Conflict, InvalidInput, NotFound, ShipyardError
+from shipyard.sdk.client import Client
+from shipyard.server import control
+from shipyard.server.predict import PredictApp
+from shipyard.server.protocols import oip
+from shipyard.serving.dataplane import DataPlane, DeploymentNotReady
+from shipyard.serving.metrics import ServingMetrics
+from shipyard.serving.routing import RoutingTable
+
+
+def _status(error: ShipyardError) -> int:
+    if isinstance(error, DeploymentNotReady):
+        return 503
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, Conflict):
+        return 409
+    if isinstance(error, InvalidInput):
+        return 400
+    return 500
+
+
+def _metrics_payload(metrics: ServingMetrics) -> bytes:
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return bytes(generate_latest(registry))
+    return bytes(generate_latest(metrics.registry))
+
+
+def create_app(
+    settings: ServerSettings | None = None,
+    store_settings: StoreSettings | None = None,
+    *,
+    client: Client | None = None,
+) -> PredictApp:
+    """Build a serving process's app from real collaborators (tests pass their own)."""
+    settings = settings or ServerSettings()
+    client = client or Client(settings=store_settings)
+    metrics = ServingMetrics()
+    routing = RoutingTable(client.store, metrics, poll_interval_s=settings.poll_interval_s)
+    dataplane = DataPlane(routing)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(routing.load_initial)
+        routing.start_watching()
+        try:
+            yield
+        finally:
+            await routing.close()  # drains every batcher before the process exits
+
+    api = FastAPI(
+        title="Shipyard",
+        version=__version__,
+        lifespan=lifespan,
+        description="Control API, Open Inference Protocol v2 and MLflow scoring.",
+    )
+    api.state.client = client
+    api.state.dataplane = dataplane
+    api.state.metrics = metrics
+    api.include_router(control.router)
+
+    @api.exception_handler(ShipyardError)
+    async def shipyard_error(request: Request, exc: ShipyardError) -> JSONResponse:
+        path = request.url.path
+        if path.startswith("/v2"):
+            return JSONResponse(oip.error(str(exc)), status_code=_status(exc))
+        return JSONResponse(
+            {"error": {"type": type(exc).__name__, "message": str(exc)}}, status_code=_status(exc)
+        )
+
+    @api.get("/health", tags=["health"])
+    def health() -> Response:
+        """Ready (200) once every deployment's model is loaded and warmed, else 503."""
+        ready = dataplane.ready
+        return JSONResponse(
+            {
+                "status": "ok" if ready else "loading",
+                "deployments": dataplane.deployments(),
+                "failures": routing.failures,
+            },
+            status_code=200 if ready else 503,
+        )
+
+    @api.get("/metrics", tags=["health"])
+    def prometheus() -> Response:
+        return Response(_metrics_payload(metrics), media_type=CONTENT_TYPE_LATEST)
+
+    # -- Open Inference Protocol v2: metadata and health ---------------------------
+    @api.get("/v2", tags=["oip"])
+    def oip_server() -> dict[str, Any]:
+        return oip.server_metadata()
+
+    @api.get("/v2/health/live", tags=["oip"])
+    def oip_live() -> dict[str, bool]:
+        return {"live": True}
+
+    @api.get("/v2/health/ready", tags=["oip"])
+    def oip_ready() -> Response:
+        return JSONResponse({"ready": dataplane.ready}, status_code=200 if dataplane.ready else 503)
+
+    @api.get("/v2/models/{name}", tags=["oip"])
+    def oip_model(name: str) -> dict[str, Any]:
+        return oip.model_metadata(name, dataplane.model(name))
+
+    @api.get("/v2/models/{name}/ready", tags=["oip"])
+    def oip_model_ready(name: str) -> dict[str, Any]:
+        dataplane.model(name)
+        return {"name": name, "ready": True}
+
+    @api.get("/v2/models/{name}/versions/{version}", tags=["oip"])
+    def oip_model_version(name: str, version: str) -> dict[str, Any]:
+        model = dataplane.model(name)
+        if str(model.version.version) != version:
+            raise NotFound(
+                f"deployment {name!r} serves version {model.version.version}, not version {version}"
+            )
+        return oip.model_metadata(name, model)
+
+    @api.get("/v2/models/{name}/versions/{version}/ready", tags=["oip"])
+    def oip_model_version_ready(name: str, version: str) -> dict[str, Any]:
+        oip_model_version(name, version)
+        return {"name": name, "ready": True}
+
+    # -- MLflow scoring server compatibility ------------------------------------------
+    @api.get("/ping", tags=["mlflow"])
+    def ping() -> Response:
+        return PlainTextResponse("\n", status_code=200 if dataplane.ready else 503)
+
+    @api.get("/version", tags=["mlflow"])
+    def version() -> Response:
+        return PlainTextResponse(__version__)
+
+    return PredictApp(
+        dataplane,
+        metrics,
+        api,
+        max_body_bytes=settings.max_body_bytes,
+        default_deployment=settings.default_deployment,
+    )

@@ -1,0 +1,123 @@
+"""The control API (``/api/...``) that the CLI and the dashboard call.
+
+Every route group hangs off one router with one ``authorize`` dependency:
+authentication and roles are enforced there, in one place, when the
+security issue lands (today it records who the caller claims to be).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+
+from shipyard.deploy.policy import ServingConfig
+from shipyard.sdk.client import Client
+from shipyard.server.schemas import (
+    AliasUpdate,
+    DeploymentCreate,
+    DeploymentPublic,
+    DeploymentUpdate,
+    ModelPublic,
+    ModelVersionPublic,
+)
+from shipyard.serving.dataplane import DataPlane
+
+
+def authorize(x_shipyard_user: Annotated[str | None, Header()] = None) -> str | None:
+    """The single place where the control API will check identity and role."""
+    return x_shipyard_user
+
+
+def client_of(request: Request) -> Client:
+    return request.app.state.client
+
+
+def dataplane_of(request: Request) -> DataPlane:
+    return request.app.state.dataplane
+
+
+ClientDep = Annotated[Client, Depends(client_of)]
+DataPlaneDep = Annotated[DataPlane, Depends(dataplane_of)]
+
+router = APIRouter(prefix="/api", dependencies=[Depends(authorize)])
+
+
+def _public(client: Client, dataplane: DataPlane, name: str) -> DeploymentPublic:
+    deployment = client.get_deployment(name)
+    route = dataplane.routing.routes.get(name)
+    version = route.model.version.version if route else None
+    return DeploymentPublic.of(deployment, version, route is not None)
+
+
+@router.get("/deployments", response_model=list[DeploymentPublic], tags=["deployments"])
+def list_deployments(client: ClientDep, dataplane: DataPlaneDep) -> list[DeploymentPublic]:
+    return [_public(client, dataplane, d.name) for d in client.list_deployments()]
+
+
+@router.post("/deployments", response_model=DeploymentPublic, status_code=201, tags=["deployments"])
+def create_deployment(
+    body: DeploymentCreate, client: ClientDep, dataplane: DataPlaneDep
+) -> DeploymentPublic:
+    client.create_deployment(
+        body.name,
+        body.model,
+        description=body.description,
+        serving=ServingConfig(**body.serving.model_dump()),
+    )
+    return _public(client, dataplane, body.name)
+
+
+@router.get("/deployments/{name}", response_model=DeploymentPublic, tags=["deployments"])
+def get_deployment(name: str, client: ClientDep, dataplane: DataPlaneDep) -> DeploymentPublic:
+    return _public(client, dataplane, name)
+
+
+@router.patch("/deployments/{name}", response_model=DeploymentPublic, tags=["deployments"])
+def update_deployment(
+    name: str, body: DeploymentUpdate, client: ClientDep, dataplane: DataPlaneDep
+) -> DeploymentPublic:
+    client.update_deployment(
+        name,
+        model=body.model,
+        description=body.description,
+        serving=ServingConfig(**body.serving.model_dump()) if body.serving else None,
+    )
+    return _public(client, dataplane, name)
+
+
+@router.delete("/deployments/{name}", status_code=204, tags=["deployments"])
+def delete_deployment(name: str, client: ClientDep) -> Response:
+    client.delete_deployment(name)
+    return Response(status_code=204)
+
+
+@router.get("/models", response_model=list[ModelPublic], tags=["models"])
+def list_models(client: ClientDep) -> list[ModelPublic]:
+    return [ModelPublic.of(m) for m in client.list_models()]
+
+
+@router.get("/models/{name}", response_model=ModelPublic, tags=["models"])
+def get_model(name: str, client: ClientDep) -> ModelPublic:
+    return ModelPublic.of(client.get_model(name))
+
+
+@router.get("/models/{name}/versions", response_model=list[ModelVersionPublic], tags=["models"])
+def list_versions(name: str, client: ClientDep) -> list[ModelVersionPublic]:
+    return [ModelVersionPublic.of(v) for v in client.list_model_versions(name)]
+
+
+@router.get("/models/{name}/versions/{version}", response_model=ModelVersionPublic, tags=["models"])
+def get_version(name: str, version: str, client: ClientDep) -> ModelVersionPublic:
+    return ModelVersionPublic.of(client.get_model_version(name, version))
+
+
+@router.put("/models/{name}/aliases/{alias}", tags=["models"])
+def set_alias(name: str, alias: str, body: AliasUpdate, client: ClientDep) -> dict[str, object]:
+    previous = client.set_alias(name, alias, body.version)
+    return {"model": name, "alias": alias, "version": body.version, "previous": previous}
+
+
+@router.delete("/models/{name}/aliases/{alias}", tags=["models"])
+def delete_alias(name: str, alias: str, client: ClientDep) -> dict[str, object]:
+    return {"model": name, "alias": alias, "previous": client.delete_alias(name, alias)}
