@@ -110,12 +110,20 @@ class _ModuleLoaderPredictor(Predictor):
 
 
 def _load_sklearn(read: Callable[[str], bytes], flavor: dict[str, Any]) -> Predictor:
-    data = read(flavor.get("pickled_model", "model.pkl"))
-    if flavor.get("serialization_format") == "skops":
-        import skops.io as sio
+    name = flavor.get("pickled_model", "model.pkl")
+    data = read(name)  # verified (or from the folder being imported): errors pass through
+    try:
+        if flavor.get("serialization_format") == "skops":
+            import skops.io as sio
 
-        return SklearnPredictor(sio.loads(data, trusted=sio.get_untrusted_types(data=data)))
-    return SklearnPredictor(pickle.loads(data))
+            estimator = sio.loads(data, trusted=sio.get_untrusted_types(data=data))
+        else:
+            estimator = pickle.loads(data)
+    except Exception as exc:  # unpickling raises anything: a missing module, bad bytes, ...
+        raise InvalidInput(
+            f"cannot load {name!r} of the MLflow sklearn model: {type(exc).__name__}: {exc}"
+        ) from exc
+    return SklearnPredictor(estimator)
 
 
 def _load_from_folder(folder: Path, spec: dict[str, Any]) -> Predictor:

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shipyard.errors import InvalidInput, MissingDependency
+from shipyard.errors import InvalidInput, MissingDependency, SignatureError
 from shipyard.flavors.base import Flavor, LoadContext, Predictor
-from shipyard.signature import ColumnSpec, Signature
+from shipyard.signature import ColumnSpec, OutputSpec, Signature, infer_output_spec
 from shipyard.store.artifacts import Tree
 
 MODEL_FILE = "model.onnx"
@@ -56,7 +56,9 @@ class OnnxPredictor(Predictor):
         try:
             self.session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-            raise InvalidInput(f"onnxruntime cannot load this model: {exc}") from exc
+            raise InvalidInput(
+                f"onnxruntime cannot load this model (is it a valid ONNX file?): {exc}"
+            ) from exc
         self.inputs = self.session.get_inputs()
         self.outputs = [o.name for o in self.session.get_outputs()]
         self.classes = _classes_from_graph(data)
@@ -121,6 +123,8 @@ class OnnxFlavor(Flavor):
     def can_save(self, model: Any) -> bool:
         if type(model).__name__ == "ModelProto" and type(model).__module__.startswith("onnx"):
             return True
+        if isinstance(model, bytes | bytearray):
+            return True  # serialized ModelProto; onnxruntime checks it when describing it
         return (
             isinstance(model, str | Path) and str(model).endswith(".onnx") and Path(model).is_file()
         )
@@ -134,6 +138,25 @@ class OnnxFlavor(Flavor):
 
     def wrap(self, model: Any, signature: Signature) -> Predictor:
         return OnnxPredictor(_model_bytes(model))
+
+    def describe_outputs(
+        self,
+        model: Any,
+        saved: Path,
+        options: dict[str, Any],
+        frame: pd.DataFrame,
+        signature: Signature,
+    ) -> OutputSpec:
+        predictor = OnnxPredictor((saved / MODEL_FILE).read_bytes())
+        if len(predictor.inputs) == 1:
+            shape = predictor.inputs[0].shape
+            width = shape[1] if len(shape) == 2 and isinstance(shape[1], int) else None
+            if width is not None and width != frame.shape[1]:
+                raise SignatureError(
+                    f"the ONNX model's input {predictor.inputs[0].name!r} takes {width} "
+                    f"columns but sample_input has {frame.shape[1]}: {list(frame.columns)}"
+                )
+        return infer_output_spec(predictor.predict(frame), predictor.classes)
 
     def signature_from_model(self, model: Any) -> Signature | None:
         predictor = OnnxPredictor(_model_bytes(model))

@@ -1,18 +1,22 @@
 """Python-function models: any user class with ``load(path)`` and ``predict(df)``.
 
-The instance is stored with cloudpickle (classes defined in a notebook or
-script travel by value); the source file of the class's module is copied
-into the bundle when it lives outside site-packages, so loading works in a
-fresh process. Optional ``artifacts`` (a file or folder) are copied in and
+The instance is stored with cloudpickle. Classes defined in a notebook, a
+script or any user module or package outside site-packages travel by value,
+so loading works in a fresh process and two versions whose module has the
+same name do not share one class; the module's source file is also copied
+into the bundle's ``code/`` folder (put on ``sys.path`` at load, as are
+``code_paths``). Optional ``artifacts`` (a file or folder) are copied in and
 their local path handed to ``load``. Like MLflow's python_function, this runs
 the user's own code on load: register only code you trust.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
 import sysconfig
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +33,9 @@ PICKLE_FILE = "python_model.pkl"
 ARTIFACTS_DIR = "artifacts"
 CODE_DIR = "code"
 
+logger = logging.getLogger(__name__)
+_BY_VALUE_LOCK = threading.Lock()
+
 
 class PythonModel:
     """Optional base class for Python-function models (duck typing works too)."""
@@ -43,8 +50,14 @@ class PythonModel:
 class PyfuncPredictor(Predictor):
     def __init__(self, model: Any) -> None:
         self.model = model
-        classes = getattr(model, "classes", None) or getattr(model, "classes_", None)
-        self.classes = tuple(classes) if classes is not None else None
+        classes = getattr(model, "classes", None)
+        if classes is None:
+            classes = getattr(model, "classes_", None)  # e.g. a numpy array
+        self.classes = (
+            tuple(c.item() if isinstance(c, np.generic) else c for c in classes)
+            if classes is not None
+            else None
+        )
 
     def predict(self, frame: pd.DataFrame) -> Any:
         return self.model.predict(frame)
@@ -61,11 +74,11 @@ class PyfuncPredictor(Predictor):
         return self.model
 
 
-def _is_user_module(module_name: str) -> Path | None:
-    """The source file of a top-level user module (not stdlib, not installed)."""
+def _user_source(module_name: str) -> Path | None:
+    """The source file of a user module (not stdlib, not installed), dotted or not."""
     module = sys.modules.get(module_name)
     filename = getattr(module, "__file__", None)
-    if module is None or filename is None or module_name == "__main__" or "." in module_name:
+    if module is None or filename is None or module_name == "__main__":
         return None
     path = Path(filename).resolve()
     installed = {
@@ -74,6 +87,34 @@ def _is_user_module(module_name: str) -> Path | None:
     if any(root in path.parents for root in installed) or path.suffix != ".py":
         return None
     return path
+
+
+def _is_user_module(module_name: str) -> Path | None:
+    """The source file of a top-level user module (copied into ``code/``)."""
+    return None if "." in module_name else _user_source(module_name)
+
+
+def _dumps(model: Any) -> bytes:
+    """cloudpickle, with the model's user package pickled by value, not by import name."""
+    module_name = type(model).__module__
+    top = module_name.split(".")[0]
+    package = sys.modules.get(top)
+    if top == "shipyard" or package is None or _user_source(module_name) is None:
+        return bytes(cloudpickle.dumps(model))
+    with _BY_VALUE_LOCK:  # cloudpickle's registry is process-wide
+        registered = top in cloudpickle.list_registry_pickle_by_value()
+        if not registered:
+            cloudpickle.register_pickle_by_value(package)
+        try:
+            return bytes(cloudpickle.dumps(model))
+        except Exception:
+            # Something the module's globals hold cannot travel by value (a lock, a
+            # connection): fall back to pickling by import name, with code/ and code_paths.
+            logger.debug("pickling %s by value failed; pickling by reference", module_name)
+        finally:
+            if not registered:
+                cloudpickle.unregister_pickle_by_value(package)
+    return bytes(cloudpickle.dumps(model))
 
 
 class PyfuncFlavor(Flavor):
@@ -109,7 +150,7 @@ class PyfuncFlavor(Flavor):
             else:
                 raise InvalidInput(f"artifacts path {str(path)!r} does not exist")
         try:
-            (folder / PICKLE_FILE).write_bytes(cloudpickle.dumps(model))
+            (folder / PICKLE_FILE).write_bytes(_dumps(model))
         except Exception as exc:
             raise InvalidInput(
                 f"cannot pickle {type(model).__name__} with cloudpickle: {exc}"

@@ -5,25 +5,28 @@ trust. At registration we record exactly which non-default types the file
 needs; at load we trust those and nothing else, and the file's hash has
 already been verified, so a swapped file is refused before skops reads it.
 ``serialization="joblib"`` is the explicit, trusted-input-only escape hatch
-for estimators skops cannot represent.
+for estimators skops cannot represent; objects plain pickle cannot store either
+(lambdas, functions defined inside functions) are written with cloudpickle.
 """
 
 from __future__ import annotations
 
 import io
+import pickle
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from shipyard.errors import InvalidInput, UnsupportedModel
+from shipyard.errors import InvalidInput, SignatureError, UnsupportedModel
 from shipyard.flavors.base import Flavor, LoadContext, Predictor, pinned
 from shipyard.signature import Signature
 from shipyard.store.artifacts import Tree
 
 SKOPS_FILE = "model.skops"
 JOBLIB_FILE = "model.joblib"
+CLOUDPICKLE_FILE = "model.cloudpickle"
 SERIALIZATIONS = ("skops", "joblib")
 
 
@@ -37,11 +40,24 @@ class SklearnPredictor(Predictor):
             else None
         )
         self._proba = hasattr(estimator, "predict_proba")
-        # Fitted on named columns -> pass the frame; fitted on a bare matrix -> pass values.
-        self._wants_frame = hasattr(estimator, "feature_names_in_")
+        # Fitted on named columns -> pass the frame (in fit order, which scikit-learn
+        # checks); fitted on a bare matrix -> pass values.
+        names = getattr(estimator, "feature_names_in_", None)
+        self._fit_columns = pd.Index(names) if names is not None else None
 
     def _input(self, frame: pd.DataFrame) -> Any:
-        return frame if self._wants_frame else frame.to_numpy()
+        if self._fit_columns is None:
+            return frame.to_numpy()
+        if frame.columns.equals(self._fit_columns):
+            return frame
+        missing = [str(c) for c in self._fit_columns if c not in frame.columns]
+        if missing:
+            raise SignatureError(
+                f"the estimator was fitted on column(s) {missing} that the input lacks "
+                f"(it has {[str(c) for c in frame.columns]}); pass a DataFrame with the "
+                "training columns"
+            )
+        return frame[self._fit_columns]
 
     def predict(self, frame: pd.DataFrame) -> Any:
         return self.estimator.predict(self._input(frame))
@@ -76,27 +92,29 @@ class SklearnFlavor(Flavor):
                 f"unknown serialization {serialization!r} for sklearn; use one of {SERIALIZATIONS}"
             )
         if serialization == "joblib":
-            import joblib
-
-            joblib.dump(model, folder / JOBLIB_FILE)
-            return {"serialization": "joblib"}
+            return _save_pickled(model, folder)
         import skops.io as sio
 
         try:
             data = sio.dumps(model)
+            trusted = sorted(sio.get_untrusted_types(data=data))
+            # skops stores functions by reference: a lambda or a function defined inside
+            # another one "serializes" but cannot be loaded. Refuse it now, not at load.
+            sio.loads(data, trusted=trusted)
         except Exception as exc:  # skops raises TypeError and others for unknown objects
             raise UnsupportedModel(
                 f"skops cannot serialize {type(model).__name__}: {exc}; if you trust this "
                 "object, register it with serialization='joblib'"
             ) from exc
         (folder / SKOPS_FILE).write_bytes(data)
-        return {
-            "serialization": "skops",
-            "trusted_types": sorted(sio.get_untrusted_types(data=data)),
-        }
+        return {"serialization": "skops", "trusted_types": trusted}
 
     def load(self, tree: Tree, options: dict[str, Any], context: LoadContext) -> Predictor:
         if options.get("serialization") == "joblib":
+            if options.get("pickler") == "cloudpickle":
+                import cloudpickle
+
+                return SklearnPredictor(cloudpickle.loads(tree.read_bytes(CLOUDPICKLE_FILE)))
             import joblib
 
             return SklearnPredictor(joblib.load(io.BytesIO(tree.read_bytes(JOBLIB_FILE))))
@@ -110,8 +128,35 @@ class SklearnFlavor(Flavor):
 
     def requirements(self, model: Any, options: dict[str, Any]) -> list[str]:
         packages = ["scikit-learn", "numpy", "scipy", "pandas"]
-        packages.append("joblib" if options.get("serialization") == "joblib" else "skops")
+        if options.get("serialization") == "joblib":
+            packages.append("joblib")
+            if options.get("pickler") == "cloudpickle":
+                packages.append("cloudpickle")
+        else:
+            packages.append("skops")
         module = type(model).__module__.split(".")[0]
         if module not in ("sklearn", "builtins"):
             packages.append(module)  # e.g. xgboost, lightgbm estimators with the sklearn API
         return pinned(packages)
+
+
+def _save_pickled(model: Any, folder: Path) -> dict[str, Any]:
+    """joblib (pickle) for trusted objects; cloudpickle for what pickle cannot name."""
+    import joblib
+
+    try:
+        joblib.dump(model, folder / JOBLIB_FILE)
+        return {"serialization": "joblib"}
+    except (pickle.PicklingError, AttributeError, TypeError):
+        # e.g. FunctionTransformer(func=lambda x: x): pickle stores functions by name
+        (folder / JOBLIB_FILE).unlink(missing_ok=True)
+    import cloudpickle
+
+    try:
+        data = cloudpickle.dumps(model)
+    except Exception as exc:
+        raise UnsupportedModel(
+            f"neither joblib nor cloudpickle can serialize {type(model).__name__}: {exc}"
+        ) from exc
+    (folder / CLOUDPICKLE_FILE).write_bytes(data)
+    return {"serialization": "joblib", "pickler": "cloudpickle"}

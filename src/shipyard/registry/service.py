@@ -9,6 +9,7 @@ artifact files: never a version row that points at missing bytes.
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from pathlib import Path
@@ -99,6 +100,7 @@ def _input_signature(flavor: Flavor, model: Any, sample_input: Any) -> tuple[Sig
     """The input signature and the sample as a frame (None when there is no sample)."""
     if sample_input is not None:
         signature = infer_signature(sample_input)
+        _check_storable(signature)
         frame, _ = to_frame(sample_input)
         frame.columns = [str(c) for c in frame.columns]
         return signature, frame
@@ -109,6 +111,18 @@ def _input_signature(flavor: Flavor, model: Any, sample_input: Any) -> tuple[Sig
             "(pass a few rows of the training data, e.g. sample_input=X_test[:50])"
         )
     return own, None
+
+
+def _check_storable(signature: Signature) -> None:
+    """Refuse, naming the column, a signature the metadata store cannot hold as JSON."""
+    for column in signature.inputs:
+        try:
+            json.dumps(column.to_dict(), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise SignatureError(
+                f"column {column.name!r} of the sample input cannot be described in a "
+                f"signature ({exc}); convert it, e.g. df[{column.name!r}].astype(str)"
+            ) from exc
 
 
 def import_mlflow_model(

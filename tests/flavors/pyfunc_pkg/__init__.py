@@ -1,0 +1,1 @@
+"""A user package (not installed) holding a pyfunc model in a submodule."""
