@@ -1,0 +1,166 @@
+"""The real server on a free port: alias flips under load, graceful shutdown, workers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shipyard import Client
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start(home: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    port = _free_port()
+    shipyard = str(Path(sys.executable).parent / "shipyard")
+    process = subprocess.Popen(
+        [shipyard, "--home", str(home), "serve", "--port", str(port), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "SHIPYARD_POLL_INTERVAL_S": "0.2"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None:
+            raise AssertionError(
+                f"server exited: {process.stdout.read() if process.stdout else ''}"
+            )
+        time.sleep(0.1)
+    process.kill()
+    raise AssertionError("server did not become ready in 60 s")
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def served(workspace: Client) -> Iterator[tuple[Client, str]]:
+    process, url = _start(workspace.settings.home)
+    yield workspace, url
+    _stop(process)
+
+
+async def _load(
+    url: str, body: dict, *, total: int, concurrency: int, statuses: Counter, versions: Counter
+) -> None:
+    sent = 0
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal sent
+        while sent < total:
+            sent += 1
+            try:
+                response = await client.post(f"{url}/v1/deployments/cancer/predict", json=body)
+            except httpx.TransportError as exc:
+                statuses[type(exc).__name__] += 1
+                continue
+            statuses[response.status_code] += 1
+            if response.status_code == 200:
+                versions[response.json()["version"]] += 1
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+
+
+def test_zero_failed_requests_while_an_alias_flips_20_times(served, records) -> None:
+    workspace, url = served
+    statuses: Counter = Counter()
+    versions: Counter = Counter()
+
+    async def scenario() -> None:
+        load = asyncio.create_task(
+            _load(
+                url,
+                {"inputs": records[:1]},
+                total=6000,
+                concurrency=16,
+                statuses=statuses,
+                versions=versions,
+            )
+        )
+        for flip in range(20):
+            await asyncio.sleep(0.15)
+            await asyncio.to_thread(workspace.set_alias, "cancer", "champion", 2 - flip % 2)
+        await load
+
+    asyncio.run(scenario())
+    assert sum(statuses.values()) >= 5000
+    assert statuses == Counter({200: sum(statuses.values())}), statuses
+    assert versions[1] > 0 and versions[2] > 0
+
+
+def test_graceful_shutdown_answers_requests_in_flight(workspace: Client, records) -> None:
+    process, url = _start(workspace.settings.home)
+    statuses: Counter = Counter()
+
+    async def scenario() -> None:
+        limits = httpx.Limits(max_connections=8)
+        async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+            async def one() -> None:
+                response = await client.post(
+                    f"{url}/v1/deployments/cancer/predict", json={"inputs": records}
+                )
+                statuses[response.status_code] += 1
+
+            tasks = [asyncio.create_task(one()) for _ in range(64)]
+            await asyncio.sleep(0.02)
+            process.send_signal(signal.SIGTERM)
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    statuses[type(result).__name__] += 1
+
+    asyncio.run(scenario())
+    process.wait(timeout=30)
+    # Requests that reached the server were answered; none got a 5xx or a reset mid-answer.
+    assert statuses[200] > 0
+    assert not [s for s in statuses if isinstance(s, int) and s != 200], statuses
+    assert "ReadError" not in statuses and "RemoteProtocolError" not in statuses, statuses
+
+
+def test_two_workers_serve_and_report_metrics(workspace: Client, records) -> None:
+    process, url = _start(workspace.settings.home, "--workers", "2")
+    try:
+        for _ in range(20):
+            assert (
+                httpx.post(
+                    f"{url}/v1/deployments/cancer/predict", json={"inputs": records[:1]}
+                ).status_code
+                == 200
+            )
+        metrics = httpx.get(f"{url}/metrics").text
+        assert 'shipyard_requests_total{deployment="cancer"' in metrics
+    finally:
+        _stop(process)
