@@ -97,17 +97,20 @@ async def test_wrong_result_count_is_an_error_for_the_batch() -> None:
     await batcher.close()
 
 
-async def test_batches_run_off_the_event_loop_thread() -> None:
-    threads: set[str] = set()
+async def test_concurrent_batches_run_off_the_loop_and_a_lone_request_inline() -> None:
+    threads: list[str] = []
 
     def run(items: list[int]) -> list[int]:
-        threads.add(threading.current_thread().name)
+        threads.append(threading.current_thread().name)
+        time.sleep(0.005)
         return items
 
     batcher = MicroBatcher(run, name="m1")
-    await batcher.submit(1)
+    await batcher.submit(1)  # alone: runs on the event loop thread, no hand-off
+    assert threads == [threading.current_thread().name]
+    await asyncio.gather(*(batcher.submit(i) for i in range(20)))
     await batcher.close()
-    assert threads and all(t.startswith("batch-m1") for t in threads)
+    assert any(t.startswith("batch-m1") for t in threads[1:])
 
 
 async def test_close_drains_queued_work_then_refuses_new_work() -> None:

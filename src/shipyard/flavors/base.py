@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -44,6 +44,22 @@ class Predictor(ABC):
     def raw(self) -> Any:
         """The underlying framework object (estimator, session, user model)."""
         return None
+
+    # -- the serving fast path: a float matrix instead of a DataFrame ------------
+    def accepts_matrix(self, columns: Sequence[str]) -> bool:
+        """True when ``predict_matrix`` can take a float matrix with these columns in order.
+
+        Building and checking a one-row DataFrame costs more than the model call
+        for small models, so the server feeds matrices to predictors that can
+        take them.
+        """
+        return False
+
+    def predict_matrix(self, matrix: np.ndarray) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} takes DataFrames only")
+
+    def predict_proba_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} takes DataFrames only")
 
 
 @dataclass(frozen=True)

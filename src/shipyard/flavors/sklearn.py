@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,17 @@ class SklearnPredictor(Predictor):
     @property
     def raw(self) -> Any:
         return self.estimator
+
+    def accepts_matrix(self, columns: Sequence[str]) -> bool:
+        # The estimator sees the same numbers in the same order it was fitted on;
+        # only its feature-name check is skipped (the server silences that warning).
+        return self._fit_columns is None or list(self._fit_columns) == list(columns)
+
+    def predict_matrix(self, matrix: np.ndarray) -> Any:
+        return self.estimator.predict(matrix)
+
+    def predict_proba_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        return np.asarray(self.estimator.predict_proba(matrix))
 
 
 class SklearnFlavor(Flavor):

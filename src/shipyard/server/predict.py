@@ -24,7 +24,6 @@ from shipyard.serving.metrics import ServingMetrics
 logger = logging.getLogger(__name__)
 
 
-
 class BodyTooLarge(InvalidInput):
     pass
 

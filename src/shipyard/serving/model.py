@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from shipyard.deploy.policy import ServingConfig
 from shipyard.entities import ModelVersion
@@ -52,6 +52,16 @@ class ServedModel:
         classes = self.predictor.classes
         self.classes = np.asarray(classes) if classes is not None else None
         self.config = config
+        # Fast path: all-float inputs go to the model as one matrix, no DataFrame.
+        self.matrix = self.validator.all_float and self.predictor.accepts_matrix(
+            self.validator.columns
+        )
+        if self.matrix:
+            # scikit-learn warns on every call that a matrix has no column names;
+            # the server checked names and order already, so the warning is noise.
+            warnings.filterwarnings(
+                "ignore", message="X does not have valid feature names", category=UserWarning
+            )
         self.batcher: MicroBatcher[list[list[Any]], PredictionOutput] | None = None
         if config.batching and config.max_batch_size > 1:
             self.batcher = MicroBatcher(
@@ -62,14 +72,21 @@ class ServedModel:
             )
 
     # -- model calls (in the batch thread) ---------------------------------------
-    def _predict_frame(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+    def _predict(self, rows: list[list[Any]]) -> tuple[np.ndarray, np.ndarray | None]:
+        if self.matrix:
+            matrix = np.array(rows, dtype=np.float64)
+            if self.has_proba and self.classes is not None:
+                probabilities = self.predictor.predict_proba_matrix(matrix)
+                return self.classes[np.argmax(probabilities, axis=1)], probabilities
+            return np.asarray(self.predictor.predict_matrix(matrix)), None
+        frame = self.validator.frame(rows)
         if self.has_proba and self.classes is not None:
             probabilities = self.predictor.predict_proba(frame)
             return self.classes[np.argmax(probabilities, axis=1)], probabilities
         return np.asarray(self.predictor.predict(frame)), None
 
     def predict_rows(self, rows: list[list[Any]]) -> PredictionOutput:
-        labels, probabilities = self._predict_frame(self.validator.frame(rows))
+        labels, probabilities = self._predict(rows)
         return PredictionOutput(
             labels.tolist(), probabilities.tolist() if probabilities is not None else None
         )
@@ -79,7 +96,7 @@ class ServedModel:
             return [self.predict_rows(items[0])]
         rows = [row for item in items for row in item]
         try:
-            labels, probabilities = self._predict_frame(self.validator.frame(rows))
+            labels, probabilities = self._predict(rows)
         except Exception:
             logger.warning(
                 "batch of %d failed on %s; retrying requests one by one", len(items), self.key

@@ -123,7 +123,7 @@ class RowValidator:
         self.columns = self.signature.columns
         self._column_set = frozenset(self.columns)
         self._checks = [(spec.name, _checker(spec)) for spec in self.signature.inputs]
-        self._all_float = all(spec.dtype == "float64" for spec in self.signature.inputs)
+        self.all_float = all(spec.dtype == "float64" for spec in self.signature.inputs)
         self._dtypes = {spec.name: spec.dtype for spec in self.signature.inputs}
 
     def rows_from_records(self, records: Sequence[Any]) -> list[list[Any]]:
@@ -186,7 +186,7 @@ class RowValidator:
 
     def frame(self, rows: list[list[Any]]) -> pd.DataFrame:
         """One DataFrame for a batch of validated rows, with the signature's dtypes."""
-        if self._all_float:
+        if self.all_float:
             array = np.array(rows, dtype=np.float64)
             return pd.DataFrame(array, columns=self.columns, copy=False)
         frame = pd.DataFrame(rows, columns=self.columns)
