@@ -16,10 +16,12 @@ def test_quickstart_trains_registers_aliases_and_scores(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["--home", str(home), "quickstart"])
     assert result.exit_code == 0, result.output
     assert "models:/breast-cancer@champion → v1" in result.output
+    assert "native, OIP v2 and MLflow /invocations agree" in result.output
     with Client(settings=StoreSettings(home=home)) as client:
         version = client.get_model_version_by_alias("breast-cancer", "champion")
         run = client.get_run(version.run_id or "")
         assert run.status == "FINISHED" and run.metrics["auc"] > 0.95
         assert [a.path for a in run.artifacts] == ["classification_report.txt"]
+        assert client.get_deployment("breast-cancer").policy["target"]["alias"] == "champion"
     again = CliRunner().invoke(app, ["--home", str(home), "quickstart"])
     assert again.exit_code == 0 and "→ v2" in again.output

@@ -16,6 +16,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from shipyard.cli.app import console, state
+from shipyard.cli.quickstart_serving import serve_and_call
 from shipyard.sdk.client import Client
 
 MODEL_NAME = "breast-cancer"
@@ -36,7 +37,15 @@ def quickstart(
 
     client = state.client
     console.print(f"[bold]Shipyard quickstart[/] — workspace {client.settings.home.resolve()}")
-    steps = ["load data", "train and track", "register", "set champion", "load by alias", "score"]
+    steps = [
+        "load data",
+        "train and track",
+        "register",
+        "set champion",
+        "load by alias",
+        "score",
+        "deploy and serve",
+    ]
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -89,6 +98,9 @@ def quickstart(
         probabilities = loaded.predict_proba(X_test)
         agreement = float(np.mean(loaded.predict(X_test) == predicted))
         fresh.close()
+        progress.update(task, advance=1, description=steps[6])
+
+        served = serve_and_call(client, MODEL_NAME, X_test)
         progress.update(task, advance=1, description="done")
 
     console.print()
@@ -106,6 +118,19 @@ def quickstart(
         f"{len(X_test)} rows: mean P(benign)={probabilities[:, 1].mean():.3f}, "
         f"agreement with the trained model {agreement:.0%}"
     )
+    console.print(
+        f"[green]✓[/] deployment '{MODEL_NAME}' served v{served.version} over HTTP: "
+        f"native, OIP v2 and MLflow /invocations agree on {served.rows} rows; "
+        f"{served.requests} concurrent single-row requests all answered, "
+        f"{served.mean_batch:.1f} per model call (adaptive micro-batching)"
+    )
+    console.print()
+    console.print("Serve it yourself:")
+    console.print("  [cyan]shipyard serve[/]   (then, in another shell)")
+    console.print(
+        f"  [cyan]curl -s localhost:8000/v1/deployments/{MODEL_NAME}/predict "
+        f"-H 'content-type: application/json' -d @{served.example_file}[/]"
+    )
     console.print()
     console.print("Look around:")
     for command in (
@@ -114,5 +139,6 @@ def quickstart(
         f"shipyard models show {MODEL_NAME} --version {version.version}",
         f"shipyard models card {MODEL_NAME}",
         f"shipyard models alias history {MODEL_NAME}",
+        "shipyard deployments list",
     ):
         console.print(f"  [cyan]{command}[/]")

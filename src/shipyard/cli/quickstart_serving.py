@@ -1,0 +1,114 @@
+"""The quickstart's serving step: deploy the champion, serve it, call all three protocols."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pandas as pd
+
+from shipyard.config import ServerSettings
+from shipyard.errors import DeploymentNotFound, ShipyardError
+from shipyard.sdk.client import Client
+from shipyard.server.app import create_app
+from shipyard.server.background import running_server
+
+
+@dataclass(frozen=True)
+class ServingSummary:
+    version: int
+    rows: int
+    requests: int
+    concurrency: int
+    mean_batch: float
+    example_file: Path
+
+
+def serve_and_call(
+    client: Client, name: str, X: pd.DataFrame, *, requests: int = 400, concurrency: int = 8
+) -> ServingSummary:
+    try:
+        client.update_deployment(name, model=f"{name}@champion")
+    except DeploymentNotFound:
+        client.create_deployment(
+            name, f"{name}@champion", description="created by shipyard quickstart"
+        )
+    sample = X.iloc[:5]
+    records = sample.to_dict(orient="records")
+    with running_server(create_app(ServerSettings(), client=client)) as url:
+        native = httpx.post(f"{url}/v1/deployments/{name}/predict", json={"inputs": records})
+        oip = httpx.post(
+            f"{url}/v2/models/{name}/infer",
+            json={
+                "inputs": [
+                    {
+                        "name": "input-0",
+                        "shape": list(sample.shape),
+                        "datatype": "FP64",
+                        "data": sample.to_numpy().ravel().tolist(),
+                    }
+                ]
+            },
+        )
+        mlflow = httpx.post(
+            f"{url}/v1/deployments/{name}/invocations",
+            json={
+                "dataframe_split": {
+                    "columns": list(sample.columns),
+                    "data": sample.to_numpy().tolist(),
+                }
+            },
+        )
+        for response in (native, oip, mlflow):
+            if response.status_code != 200:
+                raise ShipyardError(f"quickstart call failed: {response.text}")
+        labels = native.json()["predictions"]
+        oip_labels = next(o["data"] for o in oip.json()["outputs"] if o["name"] == "predict")
+        if not labels == oip_labels == mlflow.json()["predictions"]:
+            raise ShipyardError("the three protocols disagree; please report this")
+        asyncio.run(_load(url, name, X, requests, concurrency))
+        mean_batch = _mean_batch_size(httpx.get(f"{url}/metrics").text)
+    example_file = client.settings.home.resolve() / "quickstart-request.json"
+    example_file.write_text(json.dumps({"inputs": records[:1]}))
+    return ServingSummary(
+        version=int(native.json()["version"]),
+        rows=len(records),
+        requests=requests,
+        concurrency=concurrency,
+        mean_batch=mean_batch,
+        example_file=example_file,
+    )
+
+
+def _mean_batch_size(metrics: str) -> float:
+    """Requests per model call, from the server's own Prometheus counters."""
+    total = count = 0.0
+    for line in metrics.splitlines():
+        if line.startswith("shipyard_batch_size_sum"):
+            total += float(line.rsplit(" ", 1)[1])
+        elif line.startswith("shipyard_batch_size_count"):
+            count += float(line.rsplit(" ", 1)[1])
+    return total / count if count else 1.0
+
+
+async def _load(url: str, name: str, X: pd.DataFrame, total: int, concurrency: int) -> None:
+    bodies = [{"inputs": [row]} for row in X.head(total).to_dict(orient="records")]
+    bodies = (bodies * (total // max(len(bodies), 1) + 1))[:total]
+    queue: asyncio.Queue[dict] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+
+    async def worker(http: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            response = await http.post(f"{url}/v1/deployments/{name}/predict", json=body)
+            response.raise_for_status()
+
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency)) as http:
+        await asyncio.gather(*(worker(http) for _ in range(concurrency)))
+
+
+__all__ = ["ServingSummary", "serve_and_call"]
