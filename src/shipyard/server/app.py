@@ -68,10 +68,12 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(routing.load_initial)
         routing.start_watching()
+        dataplane.start_flushing()
         try:
             yield
         finally:
             await routing.close()  # drains every batcher before the process exits
+            await dataplane.close()
 
     api = FastAPI(
         title="Shipyard",

@@ -46,7 +46,7 @@ router = APIRouter(prefix="/api", dependencies=[Depends(authorize)])
 def _public(client: Client, dataplane: DataPlane, name: str) -> DeploymentPublic:
     deployment = client.get_deployment(name)
     route = dataplane.routing.routes.get(name)
-    version = route.model.version.version if route else None
+    version = route.primary.version.version if route else None
     return DeploymentPublic.of(deployment, version, route is not None)
 
 

@@ -137,7 +137,8 @@ class PredictApp:
         try:
             if protocol == "mlflow" and not deployment:
                 deployment = self._deployment_for_invocations()
-            model = self.dataplane.model(deployment)
+            route = self.dataplane.route(deployment)
+            model = route.primary
             if version is not None and version != str(model.version.version):
                 raise NotFound(
                     f"deployment {deployment!r} serves version "
@@ -157,10 +158,16 @@ class PredictApp:
                     rows, wanted = oip.decode(payload, model)
                 else:
                     rows, params = mlflow.decode_json(payload, model)
-            model, output = await self.dataplane.predict(deployment, rows, model)
+            key = None
+            if route.key_source == "header":
+                key = _header(scope, route.key_name or "")
+            elif route.key_column is not None:
+                key = str(rows[0][route.key_column])
+            answer = await self.dataplane.predict(deployment, rows, key=key, route=route)
+            model, output = answer.model, answer.output
             served_version = str(model.version.version)
             if protocol == "native":
-                response = native.encode(output, model, deployment, request_id)
+                response = native.encode(output, model, deployment, request_id, answer.arm)
             elif protocol == "oip":
                 response = oip.encode(output, model, deployment, request_id, wanted)
             else:
@@ -195,6 +202,14 @@ def _request_id(scope: Scope) -> str:
         if name == b"x-request-id" and 0 < len(value) <= 128:
             return value.decode("latin-1")
     return uuid.uuid4().hex
+
+
+def _header(scope: Scope, name: str) -> str | None:
+    wanted = name.encode("latin-1")
+    for header, value in scope["headers"]:
+        if header == wanted:
+            return value.decode("latin-1")
+    return None
 
 
 def _content_type(scope: Scope) -> str:

@@ -1,18 +1,33 @@
 """The data plane: one core that every protocol adapter calls.
 
-Lookup of the deployment's current model (a dict read), the model call
-through its batcher, and the outcome. Protocols only decode requests into
-rows and encode outputs.
+Per request: the deployment's route (a dict read), the arm its policy picks,
+the model call through that model's batcher, the per-version counters, and
+- off the response path - mirrored calls for shadows and canary comparisons.
+A mirror that would exceed the pending limit, times out or fails is dropped
+and counted; the answer never waits for it. Counters are flushed to the
+store every second so that rollout analysis sees every process's traffic.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from shipyard.errors import DeploymentNotFound, ShipyardError
 from shipyard.serving.batching import BatcherClosed
 from shipyard.serving.model import PredictionOutput, ServedModel
 from shipyard.serving.routing import RoutingTable
+from shipyard.serving.stats import StatsRecorder
+from shipyard.serving.traffic import Route
+
+logger = logging.getLogger(__name__)
 
 
 class DeploymentNotReady(ShipyardError):
@@ -28,32 +43,188 @@ class ModelFailed(ShipyardError):
     """The model raised while predicting; the server keeps serving."""
 
 
-class DataPlane:
-    def __init__(self, routing: RoutingTable) -> None:
-        self.routing = routing
+@dataclass(frozen=True)
+class Answer:
+    model: ServedModel
+    output: PredictionOutput
+    arm: str
 
-    def model(self, deployment: str) -> ServedModel:
+
+class DataPlane:
+    def __init__(
+        self,
+        routing: RoutingTable,
+        *,
+        max_pending_mirrors: int = 256,
+        flush_interval_s: float = 1.0,
+    ) -> None:
+        self.routing = routing
+        self.stats = StatsRecorder()
+        self.process_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.max_pending_mirrors = max_pending_mirrors
+        self.flush_interval_s = flush_interval_s
+        self._pending_mirrors: set[asyncio.Task[None]] = set()
+        self._flusher: asyncio.Task[None] | None = None
+
+    # -- lookup ----------------------------------------------------------------
+    def route(self, deployment: str) -> Route:
         route = self.routing.routes.get(deployment)
         if route is not None:
-            return route.model
+            return route
         if deployment in self.routing.failures:
             raise DeploymentNotReady(deployment, self.routing.failures[deployment])
         raise DeploymentNotFound(deployment)
 
+    def model(self, deployment: str) -> ServedModel:
+        """The model requests to ``deployment`` are validated against."""
+        return self.route(deployment).primary
+
+    # -- predict ---------------------------------------------------------------
     async def predict(
-        self, deployment: str, rows: list[list[Any]], model: ServedModel | None = None
-    ) -> tuple[ServedModel, PredictionOutput]:
-        served = model or self.model(deployment)
+        self,
+        deployment: str,
+        rows: list[list[Any]],
+        *,
+        key: str | None = None,
+        route: Route | None = None,
+    ) -> Answer:
+        route = route or self.route(deployment)
+        index = route.pick(key)
+        model = route.models[index]
+        started = time.perf_counter()
         try:
-            return served, await served.predict(rows)
+            output = await model.predict(rows)
         except BatcherClosed:
-            # The version was swapped out between lookup and submit: use the new one.
-            served = self.model(deployment)
-            return served, await served.predict(rows)
+            # The version was swapped out between lookup and submit: use the new table.
+            route = self.route(deployment)
+            index = route.pick(key)
+            model = route.models[index]
+            output = await self._call(deployment, model, rows)
+        except ShipyardError:
+            self.stats.version(deployment, model.version.version).record_error()
+            raise
+        except Exception as exc:
+            self.stats.version(deployment, model.version.version).record_error()
+            raise ModelFailed(f"model {model.key} failed: {type(exc).__name__}: {exc}") from exc
+        self.stats.version(deployment, model.version.version).record(
+            time.perf_counter() - started, output.predictions, output.probabilities
+        )
+        for other in route.mirrors.get(index, ()):
+            self._mirror(deployment, route, index, other, rows, output)
+        return Answer(model, output, route.labels[index])
+
+    async def _call(
+        self, deployment: str, model: ServedModel, rows: list[list[Any]]
+    ) -> PredictionOutput:
+        try:
+            return await model.predict(rows)
         except ShipyardError:
             raise
         except Exception as exc:
-            raise ModelFailed(f"model {served.key} failed: {type(exc).__name__}: {exc}") from exc
+            self.stats.version(deployment, model.version.version).record_error()
+            raise ModelFailed(f"model {model.key} failed: {type(exc).__name__}: {exc}") from exc
+
+    def _mirror(
+        self,
+        deployment: str,
+        route: Route,
+        answered: int,
+        other: int,
+        rows: list[list[Any]],
+        output: PredictionOutput,
+    ) -> None:
+        """Compare ``route.models[other]`` with the answer, without delaying it.
+
+        Pair statistics are keyed (newer version, reference version): for a
+        shadow the shadow against the primary, for a canary the new arm
+        against the baseline.
+        """
+        is_shadow = answered == 0
+        subject, reference = (other, answered) if is_shadow else (answered, other)
+        pair = self.stats.pair(
+            deployment,
+            route.models[subject].version.version,
+            route.models[reference].version.version,
+        )
+        if len(self._pending_mirrors) >= self.max_pending_mirrors:
+            pair.dropped += 1
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._compare(
+                deployment,
+                route,
+                route.models[other],
+                rows,
+                output,
+                is_shadow,
+                route.models[subject].version.version,
+                route.models[reference].version.version,
+            )
+        )
+        self._pending_mirrors.add(task)
+        task.add_done_callback(self._pending_mirrors.discard)
+
+    async def _compare(
+        self,
+        deployment: str,
+        route: Route,
+        model: ServedModel,
+        rows: list[list[Any]],
+        answer: PredictionOutput,
+        is_shadow: bool,
+        subject: int,
+        reference: int,
+    ) -> None:
+        started = time.perf_counter()
+        try:
+            mirrored = await asyncio.wait_for(model.predict(rows), route.shadow_timeout_s)
+        except Exception as exc:  # slow or failing mirror: dropped and counted
+            self.stats.pair(deployment, subject, reference).dropped += 1
+            if is_shadow:
+                self.stats.version(deployment, model.version.version).record_error()
+            logger.debug("mirror to %s dropped: %s", model.key, exc)
+            return
+        if is_shadow:
+            self.stats.version(deployment, model.version.version).record(
+                time.perf_counter() - started, mirrored.predictions, mirrored.probabilities
+            )
+        new, old = (mirrored, answer) if is_shadow else (answer, mirrored)
+        self.stats.pair(deployment, subject, reference).record(
+            new.predictions,
+            old.predictions,
+            new.probabilities,
+            old.probabilities,
+            new.predictions,
+            old.predictions,
+        )
+
+    # -- statistics flushing ---------------------------------------------------
+    def start_flushing(self) -> None:
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
+
+    async def flush(self) -> None:
+        rows = self.stats.snapshot()
+        if rows:
+            await asyncio.to_thread(self.routing.store.stats.write, self.process_id, rows)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval_s)
+            try:
+                await self.flush()
+            except Exception as exc:  # statistics must never break serving
+                logger.warning("could not flush serving statistics: %s", exc)
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        for task in list(self._pending_mirrors):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await self.flush()
 
     @property
     def ready(self) -> bool:

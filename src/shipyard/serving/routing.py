@@ -22,15 +22,10 @@ from shipyard.errors import ShipyardError
 from shipyard.registry import service as registry
 from shipyard.serving.metrics import ServingMetrics
 from shipyard.serving.model import ServedModel
+from shipyard.serving.traffic import Route
 from shipyard.store import Store
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Route:
-    deployment: Deployment
-    model: ServedModel
 
 
 @dataclass
@@ -63,11 +58,23 @@ class RoutingTable:
         logger.info("loaded and warmed %s in %.2fs", version.uri, time.perf_counter() - started)
         return served
 
-    def _resolve(self, deployment: Deployment) -> tuple[ModelVersion, ServingConfig]:
+    def _route(self, deployment: Deployment, created: list[ServedModel]) -> Route:
+        """Resolve every version the policy names, loading (and warming) the new ones."""
         policy = policy_from_dict(deployment.policy)
-        ref = policy.target
-        version = self.store.registry.get_version(ref.name, version=ref.version, alias=ref.alias)
-        return version, ServingConfig.from_dict(deployment.config)
+        config = ServingConfig.from_dict(deployment.config)
+        models = []
+        for ref in policy.targets:
+            version = self.store.registry.get_version(
+                ref.name, version=ref.version, alias=ref.alias
+            )
+            key = (version.name, version.version, repr(config))
+            served = self._models.get(key)
+            if served is None:
+                served = self._load(version, config)
+                created.append(served)
+                self._models[key] = served
+            models.append(served)
+        return Route.build(deployment, policy, tuple(models))
 
     def _build(self) -> tuple[int, dict[str, Route], list[ServedModel]]:
         """Blocking: read deployments, load what is new; returns the table to swap in."""
@@ -77,36 +84,30 @@ class RoutingTable:
         self.failures = {}
         for deployment in self.store.deployments.list():
             try:
-                version, config = self._resolve(deployment)
-                key = (version.name, version.version, repr(config))
-                served = self._models.get(key)
-                if served is None:
-                    served = self._load(version, config)
-                    created.append(served)
-                    self._models[key] = served
-                routes[deployment.name] = Route(deployment, served)
+                routes[deployment.name] = self._route(deployment, created)
             except (ShipyardError, Exception) as exc:  # keep serving what works
                 self.failures[deployment.name] = f"{type(exc).__name__}: {exc}"
                 logger.error("deployment %s: cannot load its target: %s", deployment.name, exc)
                 old = self.routes.get(deployment.name)
                 if old is not None:
-                    routes[deployment.name] = Route(deployment, old.model)
+                    routes[deployment.name] = old
         return revision, routes, created
+
+    def _in_use(self, routes: dict[str, Route]) -> dict[int, ServedModel]:
+        return {id(m): m for route in routes.values() for m in route.models}
 
     def load_initial(self) -> None:
         self.revision, self.routes, _ = self._build()
-        self.metrics.models_loaded.set(len({id(r.model) for r in self.routes.values()}))
+        self.metrics.models_loaded.set(len(self._in_use(self.routes)))
 
     async def refresh(self) -> None:
         async with self._lock:
             revision, routes, _ = await asyncio.to_thread(self._build)
-            retired = {id(r.model): r.model for r in self.routes.values()}
-            for route in routes.values():
-                retired.pop(id(route.model), None)
+            in_use = self._in_use(routes)
+            retired = {k: m for k, m in self._in_use(self.routes).items() if k not in in_use}
             self.routes = routes  # the atomic switch
             self.revision = revision
             self._last_refresh = time.monotonic()
-            in_use = {id(r.model) for r in routes.values()}
             self._models = {k: m for k, m in self._models.items() if id(m) in in_use}
             self.metrics.models_loaded.set(len(in_use))
             for model in retired.values():
@@ -140,7 +141,7 @@ class RoutingTable:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
-        for model in {id(r.model): r.model for r in self.routes.values()}.values():
+        for model in self._in_use(self.routes).values():
             await model.close()
 
     @property

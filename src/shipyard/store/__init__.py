@@ -9,8 +9,12 @@ from shipyard.store import migrate
 from shipyard.store.artifacts import ArtifactRef, ArtifactStore, Tree
 from shipyard.store.database import Database
 from shipyard.store.deploy_store import DeployStore
+from shipyard.store.lease_store import LeaseStore
 from shipyard.store.registry_store import NewVersion, RegistryStore
+from shipyard.store.rollout_store import RolloutStore
+from shipyard.store.stats_store import StatsStore
 from shipyard.store.tracking_store import TrackingStore
+from shipyard.store.webhook_store import WebhookStore
 
 __all__ = [
     "ArtifactRef",
@@ -36,6 +40,10 @@ class Store:
     tracking: TrackingStore
     registry: RegistryStore
     deployments: DeployStore
+    rollouts: RolloutStore
+    stats: StatsStore
+    leases: LeaseStore
+    webhooks: WebhookStore
 
     def close(self) -> None:
         self.db.dispose()
@@ -46,4 +54,16 @@ def open_store(settings: StoreSettings) -> Store:
     db = Database(settings.resolved_db_url(), busy_timeout_s=settings.sqlite_busy_timeout_s)
     migrate.upgrade(db)
     artifacts = ArtifactStore(settings.resolved_artifacts_url())
-    return Store(settings, db, artifacts, TrackingStore(db), RegistryStore(db), DeployStore(db))
+    registry = RegistryStore(db)
+    return Store(
+        settings,
+        db,
+        artifacts,
+        TrackingStore(db),
+        registry,
+        DeployStore(db),
+        RolloutStore(db, registry),
+        StatsStore(db),
+        LeaseStore(db),
+        WebhookStore(db),
+    )

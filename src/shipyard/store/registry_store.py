@@ -110,36 +110,42 @@ class RegistryStore:
     def set_alias(self, name: str, alias: str, version: int, *, actor: str) -> int | None:
         """Point ``alias`` at ``version``; returns the version it pointed at before."""
         with self.db.write() as session:
-            model = self._model(session, name)
-            self._version_row(session, model, version)
-            current = session.get(Alias, (model.id, alias))
-            previous = current.version if current else None
-            now = now_ms()
-            if current is None:
-                session.add(Alias(model_id=model.id, alias=alias, version=version, updated_at=now))
-            else:
-                current.version = version
-                current.updated_at = now
-            session.add(
-                AliasEvent(
-                    model_id=model.id,
-                    alias=alias,
-                    version=version,
-                    previous_version=previous,
-                    actor=actor,
-                    at=now,
-                )
-            )
-            bump_revision(session)
-            record_event(
-                session,
+            return self.set_alias_in(session, name, alias, version, actor=actor)
+
+    def set_alias_in(
+        self, session: Session, name: str, alias: str, version: int, *, actor: str
+    ) -> int | None:
+        """``set_alias`` inside a caller's transaction (a rollout's promotion)."""
+        model = self._model(session, name)
+        self._version_row(session, model, version)
+        current = session.get(Alias, (model.id, alias))
+        previous = current.version if current else None
+        now = now_ms()
+        if current is None:
+            session.add(Alias(model_id=model.id, alias=alias, version=version, updated_at=now))
+        else:
+            current.version = version
+            current.updated_at = now
+        session.add(
+            AliasEvent(
+                model_id=model.id,
+                alias=alias,
+                version=version,
+                previous_version=previous,
                 actor=actor,
-                action="alias.set",
-                object_type="model",
-                object_id=name,
-                details={"alias": alias, "version": version, "previous_version": previous},
+                at=now,
             )
-            return previous
+        )
+        bump_revision(session)
+        record_event(
+            session,
+            actor=actor,
+            action="alias.set",
+            object_type="model",
+            object_id=name,
+            details={"alias": alias, "version": version, "previous_version": previous},
+        )
+        return previous
 
     def delete_alias(self, name: str, alias: str, *, actor: str) -> int:
         with self.db.write() as session:

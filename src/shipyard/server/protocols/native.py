@@ -28,7 +28,7 @@ def decode(body: Any, model: ServedModel) -> list[list[Any]]:
 
 
 def encode(
-    output: PredictionOutput, model: ServedModel, deployment: str, request_id: str
+    output: PredictionOutput, model: ServedModel, deployment: str, request_id: str, arm: str
 ) -> dict[str, Any]:
     response: dict[str, Any] = {"predictions": output.predictions}
     if output.probabilities is not None:
@@ -39,6 +39,7 @@ def encode(
             "deployment": deployment,
             "model": model.version.name,
             "version": model.version.version,
+            "arm": arm,
             "request_id": request_id,
         }
     )

@@ -1,0 +1,51 @@
+"""SQL for webhook subscriptions."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+
+from shipyard.errors import NotFound
+from shipyard.store.audit import now_ms, record_event
+from shipyard.store.database import Database
+from shipyard.store.schema import Webhook
+
+
+class WebhookStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, url: str, events: list[str], *, actor: str) -> int:
+        with self.db.write() as session:
+            row = Webhook(url=url, events=events, created_at=now_ms())
+            session.add(row)
+            session.flush()
+            record_event(
+                session,
+                actor=actor,
+                action="webhook.add",
+                object_type="webhook",
+                object_id=str(row.id),
+                details={"url": url, "events": events},
+            )
+            return row.id
+
+    def remove(self, webhook_id: int, *, actor: str) -> None:
+        with self.db.write() as session:
+            if session.get(Webhook, webhook_id) is None:
+                raise NotFound(f"webhook {webhook_id} does not exist")
+            session.execute(delete(Webhook).where(Webhook.id == webhook_id))
+            record_event(
+                session,
+                actor=actor,
+                action="webhook.remove",
+                object_type="webhook",
+                object_id=str(webhook_id),
+                details={},
+            )
+
+    def list(self) -> list[tuple[int, str, list[str]]]:
+        with self.db.read() as session:
+            return [
+                (w.id, w.url, list(w.events))
+                for w in session.scalars(select(Webhook).order_by(Webhook.id))
+            ]
