@@ -87,6 +87,9 @@ class ServerSettings(BaseSettings):
     default_deployment: str | None = Field(
         default=None, description="The deployment that plain /invocations serves."
     )
+    controller_tick_s: float = Field(
+        default=1.0, gt=0, description="How often the rollout controller evaluates rollouts."
+    )
     model_threads: int = Field(
         default=1, ge=1, description="Threads per model for libraries with OpenMP/BLAS pools."
     )

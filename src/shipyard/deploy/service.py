@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from shipyard.deploy.policy import Policy, ServingConfig
+from shipyard.deploy.policy import BlueGreenPolicy, Policy, ServingConfig, policy_from_dict
 from shipyard.entities import Deployment
+from shipyard.errors import Conflict
 from shipyard.names import check_name
 from shipyard.store import Store
 
@@ -35,6 +36,7 @@ def update_deployment(
 ) -> Deployment:
     if policy is not None:
         _check_targets(store, policy)
+        _refuse_during_rollout(store, name)
     return store.deployments.update(
         name,
         policy=policy.to_dict() if policy else None,
@@ -42,6 +44,24 @@ def update_deployment(
         description=description,
         actor=actor,
     )
+
+
+def switch_blue_green(store: Store, name: str, *, actor: str) -> Deployment:
+    """Move all traffic to the other colour (both are loaded and warm already)."""
+    current = policy_from_dict(store.deployments.get(name).policy)
+    if not isinstance(current, BlueGreenPolicy):
+        raise Conflict(f"deployment {name!r} has a {current.kind} policy, not blue-green")
+    _refuse_during_rollout(store, name)
+    return store.deployments.update(name, policy=current.switched().to_dict(), actor=actor)
+
+
+def _refuse_during_rollout(store: Store, name: str) -> None:
+    latest = store.rollouts.latest_for(name)
+    if latest is not None and latest.status in ("running", "paused"):
+        raise Conflict(
+            f"deployment {name!r} is in rollout {latest.id} ({latest.status}); "
+            "pause, promote or abort it before changing the policy by hand"
+        )
 
 
 def _check_targets(store: Store, policy: Policy) -> None:

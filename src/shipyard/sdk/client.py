@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.config import StoreSettings, load_settings
+from shipyard.deploy import rollouts
 from shipyard.deploy import service as deploy
-from shipyard.deploy.policy import ServingConfig, single
+from shipyard.deploy.analysis import CheckResult, analyze
+from shipyard.deploy.policy import Policy, ServingConfig, single
+from shipyard.deploy.rollouts import RolloutSpec
 from shipyard.entities import (
     AliasChange,
     Deployment,
@@ -23,7 +26,7 @@ from shipyard.entities import (
     RegisteredModel,
     Run,
 )
-from shipyard.errors import InvalidInput
+from shipyard.errors import InvalidInput, NotFound
 from shipyard.names import check_alias, check_name
 from shipyard.query import parse_filter, parse_order_by
 from shipyard.registry import service as registry
@@ -32,6 +35,7 @@ from shipyard.registry.uri import parse_model_uri
 from shipyard.sdk.run import ActiveRun
 from shipyard.store import Store, open_store
 from shipyard.store.audit import list_events
+from shipyard.store.rollout_store import RolloutEventRecord, RolloutRecord
 from shipyard.tracking.service import start_run_record
 
 MAX_SEARCH_RESULTS = 50_000
@@ -254,6 +258,74 @@ class Client:
 
     def delete_deployment(self, name: str) -> None:
         self.store.deployments.delete(name, actor=self.actor)
+
+    def set_policy(self, name: str, policy: Policy) -> Deployment:
+        """Replace a deployment's traffic policy (canary, A/B, shadow, blue-green, single)."""
+        return deploy.update_deployment(self.store, name, policy=policy, actor=self.actor)
+
+    def switch_deployment(self, name: str) -> Deployment:
+        """Blue-green: send all traffic to the other version, atomically."""
+        return deploy.switch_blue_green(self.store, name, actor=self.actor)
+
+    # -- rollouts ----------------------------------------------------------------
+    def start_rollout(self, deployment: str, spec: RolloutSpec) -> RolloutRecord:
+        return rollouts.start_rollout(self.store, deployment, spec, actor=self.actor)
+
+    def rollout(self, deployment: str) -> RolloutRecord:
+        """The deployment's latest rollout (running or finished)."""
+        latest = self.store.rollouts.latest_for(deployment)
+        if latest is None:
+            self.store.deployments.get(deployment)  # unknown deployment -> not found
+            raise NotFound(f"deployment {deployment!r} has no rollout")
+        return latest
+
+    def rollout_events(self, rollout_id: int) -> list[RolloutEventRecord]:
+        return self.store.rollouts.events(rollout_id)
+
+    def rollout_checks(self, deployment: str) -> list[CheckResult]:
+        """The analysis of the current step, as the controller would see it now."""
+        current = self.rollout(deployment)
+        spec = RolloutSpec.from_dict(current.spec)
+        return analyze(
+            self.store,
+            deployment,
+            current.baseline_version,
+            current.candidate_version,
+            current.step_started_at,
+            spec.thresholds,
+        )
+
+    def pause_rollout(self, deployment: str) -> RolloutRecord:
+        return rollouts.set_paused(self.store, self.rollout(deployment), True, actor=self.actor)
+
+    def resume_rollout(self, deployment: str) -> RolloutRecord:
+        return rollouts.set_paused(self.store, self.rollout(deployment), False, actor=self.actor)
+
+    def promote_rollout(self, deployment: str) -> RolloutRecord:
+        return rollouts.promote(
+            self.store, self.rollout(deployment), actor=self.actor, reason="promoted by hand"
+        )
+
+    def abort_rollout(self, deployment: str) -> RolloutRecord:
+        return rollouts.rollback(
+            self.store,
+            self.rollout(deployment),
+            actor=self.actor,
+            reason="aborted by hand",
+            status="aborted",
+        )
+
+    # -- webhooks -----------------------------------------------------------------
+    def add_webhook(self, url: str, events: list[str] | None = None) -> int:
+        if not url.startswith(("http://", "https://")):
+            raise InvalidInput(f"webhook URL must start with http:// or https://, got {url!r}")
+        return self.store.webhooks.add(url, events or ["*"], actor=self.actor)
+
+    def list_webhooks(self) -> list[tuple[int, str, list[str]]]:
+        return self.store.webhooks.list()
+
+    def remove_webhook(self, webhook_id: int) -> None:
+        self.store.webhooks.remove(webhook_id, actor=self.actor)
 
     # -- audit -------------------------------------------------------------------
     def audit_events(self, limit: int = 100) -> list[dict[str, Any]]:

@@ -19,6 +19,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from shipyard import __version__
 from shipyard.config import ServerSettings, StoreSettings
+from shipyard.deploy.rollouts import RolloutController
+from shipyard.deploy.webhooks import WebhookDispatcher
 from shipyard.errors import Conflict, InvalidInput, NotFound, ShipyardError
 from shipyard.sdk.client import Client
 from shipyard.server import control
@@ -69,9 +71,17 @@ def create_app(
         await asyncio.to_thread(routing.load_initial)
         routing.start_watching()
         dataplane.start_flushing()
+        controller = RolloutController(
+            client.store, dataplane.process_id, tick_s=settings.controller_tick_s
+        )
+        dispatcher = WebhookDispatcher(client.store, dataplane.process_id)
+        controller.start()
+        dispatcher.start()
         try:
             yield
         finally:
+            await controller.close()
+            await dispatcher.close()
             await routing.close()  # drains every batcher before the process exits
             await dataplane.close()
 

@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-BUCKET_S = 10
+BUCKET_S = 2
 # Latency bucket upper bounds in ms, roughly logarithmic; the last is +inf.
 LATENCY_BOUNDS_MS = (
     0.25,

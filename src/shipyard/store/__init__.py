@@ -14,7 +14,7 @@ from shipyard.store.registry_store import NewVersion, RegistryStore
 from shipyard.store.rollout_store import RolloutStore
 from shipyard.store.stats_store import StatsStore
 from shipyard.store.tracking_store import TrackingStore
-from shipyard.store.webhook_store import WebhookStore
+from shipyard.store.webhook_store import EventFeed, WebhookStore
 
 __all__ = [
     "ArtifactRef",
@@ -44,6 +44,7 @@ class Store:
     stats: StatsStore
     leases: LeaseStore
     webhooks: WebhookStore
+    events: EventFeed
 
     def close(self) -> None:
         self.db.dispose()
@@ -66,4 +67,5 @@ def open_store(settings: StoreSettings) -> Store:
         StatsStore(db),
         LeaseStore(db),
         WebhookStore(db),
+        EventFeed(db),
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from typing import Any
+
+from sqlalchemy import delete, func, select
 
 from shipyard.errors import NotFound
 from shipyard.store.audit import now_ms, record_event
 from shipyard.store.database import Database
-from shipyard.store.schema import Webhook
+from shipyard.store.schema import AuditEvent, Webhook
 
 
 class WebhookStore:
@@ -48,4 +50,36 @@ class WebhookStore:
             return [
                 (w.id, w.url, list(w.events))
                 for w in session.scalars(select(Webhook).order_by(Webhook.id))
+            ]
+
+
+class EventFeed:
+    """Audit events after a cursor: what webhooks are sent."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def last_id(self) -> int:
+        with self.db.read() as session:
+            return int(session.scalar(select(func.max(AuditEvent.id))) or 0)
+
+    def after(self, last_id: int, limit: int = 500) -> list[dict[str, Any]]:
+        with self.db.read() as session:
+            rows = session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.id > last_id)
+                .order_by(AuditEvent.id)
+                .limit(limit)
+            )
+            return [
+                {
+                    "id": r.id,
+                    "at": r.at,
+                    "actor": r.actor,
+                    "action": r.action,
+                    "object_type": r.object_type,
+                    "object_id": r.object_id,
+                    "details": r.details,
+                }
+                for r in rows
             ]

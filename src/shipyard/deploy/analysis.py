@@ -1,0 +1,215 @@
+"""Model-aware analysis of a rollout step: the candidate judged against the baseline.
+
+Reads what every serving process flushed since the step began and computes
+one result per check, each with its threshold and minimum sample size:
+
+- ``error_rate``: candidate error rate minus baseline error rate;
+- ``p99_latency``: candidate p99 over baseline p99 (ratio, with an absolute floor);
+- ``divergence``: Jensen-Shannon distance between the two versions'
+  predicted-class distributions (and positive-score histograms, binary);
+- ``agreement``: share of canary requests where the candidate and the
+  baseline (asked the same request off the response path) agree;
+- ``quality``: needs feedback labels, which the monitoring issue adds; until
+  then it reports ``skipped``.
+
+A check with fewer samples than its minimum is ``insufficient``: the step
+waits instead of passing blindly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shipyard.serving.stats import PairStats, VersionStats
+from shipyard.store import Store
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    max_error_rate_increase: float = 0.01
+    max_p99_ratio: float = 1.5
+    p99_floor_ms: float = 5.0
+    max_divergence: float = 0.1
+    min_agreement: float = 0.9
+    min_requests: int = 50
+    min_compared: int = 100
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Thresholds:
+        known = {k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    status: str  # pass | fail | insufficient | skipped
+    value: float | None
+    threshold: str
+    samples: int
+    min_samples: int
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def js_distance(p: Mapping[str, float], q: Mapping[str, float]) -> float:
+    """Jensen-Shannon distance (base 2, in [0, 1]) between two count maps."""
+    keys = set(p) | set(q)
+    total_p = sum(p.values()) or 1.0
+    total_q = sum(q.values()) or 1.0
+    divergence = 0.0
+    for key in keys:
+        a = p.get(key, 0.0) / total_p
+        b = q.get(key, 0.0) / total_q
+        m = (a + b) / 2
+        if a > 0:
+            divergence += a * math.log2(a / m) / 2
+        if b > 0:
+            divergence += b * math.log2(b / m) / 2
+    return math.sqrt(max(divergence, 0.0))
+
+
+def analyze(
+    store: Store,
+    deployment: str,
+    baseline: int,
+    candidate: int,
+    since_ms: int,
+    thresholds: Thresholds,
+) -> list[CheckResult]:
+    # Only buckets that began after the step did: earlier ones mix in the old weights.
+    since_s = -(-since_ms // 1000)
+    new = VersionStats.merged(store.stats.read(deployment, "version", str(candidate), since_s))
+    old = VersionStats.merged(store.stats.read(deployment, "version", str(baseline), since_s))
+    pair = PairStats.merged(
+        store.stats.read(deployment, "pair", f"{candidate}~{baseline}", since_s)
+    )
+    t = thresholds
+    results = []
+
+    answered = new.requests
+    if answered < t.min_requests:
+        results.append(
+            CheckResult(
+                "error_rate",
+                "insufficient",
+                None,
+                f"<= baseline + {t.max_error_rate_increase:g}",
+                answered,
+                t.min_requests,
+            )
+        )
+    else:
+        rate = new.errors / new.requests
+        base = old.errors / old.requests if old.requests else 0.0
+        ok = rate - base <= t.max_error_rate_increase
+        results.append(
+            CheckResult(
+                "error_rate",
+                "pass" if ok else "fail",
+                rate,
+                f"<= {base + t.max_error_rate_increase:.4f}",
+                answered,
+                t.min_requests,
+                f"baseline {base:.4f}",
+            )
+        )
+
+    new_p99 = new.latency_quantile_ms(0.99)
+    old_p99 = old.latency_quantile_ms(0.99)
+    if answered < t.min_requests or new_p99 is None:
+        results.append(
+            CheckResult(
+                "p99_latency",
+                "insufficient",
+                None,
+                f"<= {t.max_p99_ratio:g} x baseline",
+                answered,
+                t.min_requests,
+            )
+        )
+    else:
+        limit = max((old_p99 or 0.0) * t.max_p99_ratio, t.p99_floor_ms)
+        ok = new_p99 <= limit
+        results.append(
+            CheckResult(
+                "p99_latency",
+                "pass" if ok else "fail",
+                new_p99,
+                f"<= {limit:.2f} ms",
+                answered,
+                t.min_requests,
+                f"baseline p99 {old_p99} ms",
+            )
+        )
+
+    predictions = sum(new.classes.values())
+    if predictions < t.min_compared or not old.classes:
+        results.append(
+            CheckResult(
+                "divergence",
+                "insufficient",
+                None,
+                f"<= {t.max_divergence:g}",
+                predictions,
+                t.min_compared,
+            )
+        )
+    else:
+        distance = js_distance(new.classes, old.classes)
+        if sum(new.scores) and sum(old.scores):
+            scores_new = {str(i): float(c) for i, c in enumerate(new.scores)}
+            scores_old = {str(i): float(c) for i, c in enumerate(old.scores)}
+            distance = max(distance, js_distance(scores_new, scores_old))
+        ok = distance <= t.max_divergence
+        results.append(
+            CheckResult(
+                "divergence",
+                "pass" if ok else "fail",
+                distance,
+                f"<= {t.max_divergence:g}",
+                predictions,
+                t.min_compared,
+                "Jensen-Shannon distance of classes and scores",
+            )
+        )
+
+    if pair.compared < t.min_compared:
+        results.append(
+            CheckResult(
+                "agreement",
+                "insufficient",
+                None,
+                f">= {t.min_agreement:g}",
+                pair.compared,
+                t.min_compared,
+                f"{pair.dropped} comparison(s) dropped",
+            )
+        )
+    else:
+        agreement = pair.agreement or 0.0
+        ok = agreement >= t.min_agreement
+        results.append(
+            CheckResult(
+                "agreement",
+                "pass" if ok else "fail",
+                agreement,
+                f">= {t.min_agreement:g}",
+                pair.compared,
+                t.min_compared,
+                f"mean |score difference| {pair.mean_abs_diff or 0:.4f}",
+            )
+        )
+
+    results.append(
+        CheckResult("quality", "skipped", None, "-", 0, 0, "no feedback labels are collected yet")
+    )
+    return results
