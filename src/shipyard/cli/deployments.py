@@ -8,7 +8,21 @@ import typer
 
 from shipyard.cli.app import console, state
 from shipyard.cli.output import print_json, table, when
-from shipyard.deploy.policy import ServingConfig
+from shipyard.deploy.policy import (
+    ABPolicy,
+    BlueGreenPolicy,
+    CanaryPolicy,
+    Policy,
+    ServingConfig,
+    ShadowPolicy,
+    SinglePolicy,
+    parse_weights,
+    policy_from_dict,
+    ref_label,
+    single,
+)
+from shipyard.errors import InvalidInput
+from shipyard.registry.uri import parse_model_spec
 
 deployments_app = typer.Typer(
     help="Named endpoints that serve model versions.", no_args_is_help=True
@@ -17,12 +31,20 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts."
 
 
 def _target(policy: dict) -> str:
-    target = policy.get("target", {})
-    if target.get("alias"):
-        return f"{target['model']}@{target['alias']}"
-    if target.get("version"):
-        return f"{target['model']}/{target['version']}"
-    return f"{target.get('model')} (latest)"
+    """A one-line description of any policy."""
+    parsed = policy_from_dict(policy)
+    if isinstance(parsed, SinglePolicy):
+        return ref_label(parsed.target)
+    if isinstance(parsed, CanaryPolicy | ABPolicy):
+        arms = ", ".join(f"{ref_label(a.target)}={a.weight:g}%" for a in parsed.arms)
+        key = f" by {parsed.key}" if isinstance(parsed, ABPolicy) else ""
+        return f"{parsed.kind} {arms}{key}"
+    if isinstance(parsed, ShadowPolicy):
+        return (
+            f"{ref_label(parsed.primary)} shadowed by {', '.join(map(ref_label, parsed.shadows))}"
+        )
+    assert isinstance(parsed, BlueGreenPolicy)
+    return f"blue {ref_label(parsed.blue)} / green {ref_label(parsed.green)}, {parsed.active} live"
 
 
 @deployments_app.command("create")
@@ -97,6 +119,56 @@ def update(
 ) -> None:
     """Point a deployment at another model, version or alias."""
     deployment = state.client.update_deployment(name, model=model, description=description)
+    console.print(f"deployment [bold]{name}[/] → {_target(deployment.policy)}")
+
+
+@deployments_app.command("policy")
+def set_policy(
+    name: str,
+    single_target: Annotated[str | None, typer.Option("--single", help="fraud@champion")] = None,
+    canary: Annotated[str | None, typer.Option(help="fraud/1=90,fraud/2=10")] = None,
+    ab: Annotated[str | None, typer.Option("--ab", help="fraud/1=50,fraud/2=50")] = None,
+    key: Annotated[
+        str, typer.Option(help="A/B key: header:NAME or field:COLUMN")
+    ] = "header:X-Shipyard-Key",
+    primary: Annotated[
+        str | None, typer.Option(help="Shadow policy: the answering version")
+    ] = None,
+    shadow: Annotated[list[str] | None, typer.Option(help="Shadow version(s)")] = None,
+    blue: Annotated[str | None, typer.Option(help="Blue-green: blue version")] = None,
+    green: Annotated[str | None, typer.Option(help="Blue-green: green version")] = None,
+    active: Annotated[str, typer.Option(help="Blue-green: blue or green")] = "blue",
+) -> None:
+    """Set the traffic policy: exactly one of --single, --canary, --ab, --shadow, --blue."""
+    chosen = [o for o in (single_target, canary, ab, shadow, blue) if o]
+    if len(chosen) != 1:
+        raise InvalidInput(
+            "give exactly one of --single, --canary, --ab, --shadow (with "
+            "--primary), --blue (with --green)"
+        )
+    policy: Policy
+    if single_target:
+        policy = single(single_target)
+    elif canary:
+        policy = CanaryPolicy(parse_weights(canary))
+    elif ab:
+        policy = ABPolicy(parse_weights(ab), key)
+    elif shadow:
+        if primary is None:
+            raise InvalidInput("a shadow policy needs --primary")
+        policy = ShadowPolicy(parse_model_spec(primary), tuple(map(parse_model_spec, shadow)))
+    else:
+        if green is None or blue is None:
+            raise InvalidInput("a blue-green policy needs --blue and --green")
+        policy = BlueGreenPolicy(parse_model_spec(blue), parse_model_spec(green), active)
+    deployment = state.client.set_policy(name, policy)
+    console.print(f"deployment [bold]{name}[/] → {_target(deployment.policy)}")
+
+
+@deployments_app.command("switch")
+def switch(name: str) -> None:
+    """Blue-green: move all traffic to the other version (takes effect within a second)."""
+    deployment = state.client.switch_deployment(name)
     console.print(f"deployment [bold]{name}[/] → {_target(deployment.policy)}")
 
 

@@ -13,6 +13,7 @@ from shipyard.cli.app import console, handle_error, state
 from shipyard.cli.deployments import deployments_app
 from shipyard.cli.models import models_app
 from shipyard.cli.quickstart import quickstart
+from shipyard.cli.rollouts import rollout_app, webhooks_app
 from shipyard.cli.runs import experiments_app, runs_app
 from shipyard.cli.serve import serve
 from shipyard.errors import ShipyardError
@@ -28,6 +29,8 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(models_app, name="models")
 app.add_typer(deployments_app, name="deployments")
+app.add_typer(rollout_app, name="rollout")
+app.add_typer(webhooks_app, name="webhooks")
 app.command("quickstart")(quickstart)
 app.command("serve")(serve)
 

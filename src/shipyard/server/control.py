@@ -7,11 +7,13 @@ security issue lands (today it records who the caller claims to be).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
-from shipyard.deploy.policy import ServingConfig
+from shipyard.deploy.policy import ServingConfig, policy_from_dict
+from shipyard.deploy.rollouts import RolloutSpec
+from shipyard.errors import Conflict, InvalidInput
 from shipyard.sdk.client import Client
 from shipyard.server.schemas import (
     AliasUpdate,
@@ -20,6 +22,8 @@ from shipyard.server.schemas import (
     DeploymentUpdate,
     ModelPublic,
     ModelVersionPublic,
+    RolloutCreate,
+    WebhookCreate,
 )
 from shipyard.serving.dataplane import DataPlane
 
@@ -121,3 +125,71 @@ def set_alias(name: str, alias: str, body: AliasUpdate, client: ClientDep) -> di
 @router.delete("/models/{name}/aliases/{alias}", tags=["models"])
 def delete_alias(name: str, alias: str, client: ClientDep) -> dict[str, object]:
     return {"model": name, "alias": alias, "previous": client.delete_alias(name, alias)}
+
+
+@router.put("/deployments/{name}/policy", response_model=DeploymentPublic, tags=["deployments"])
+def set_policy(
+    name: str, body: dict[str, Any], client: ClientDep, dataplane: DataPlaneDep
+) -> DeploymentPublic:
+    """Body: a policy as stored, e.g. {"kind": "canary", "arms": [{"model": "fraud",
+    "version": 1, "weight": 90}, {"model": "fraud", "version": 2, "weight": 10}]}."""
+    client.set_policy(name, policy_from_dict(body))
+    return _public(client, dataplane, name)
+
+
+@router.post("/deployments/{name}/switch", response_model=DeploymentPublic, tags=["deployments"])
+def switch(name: str, client: ClientDep, dataplane: DataPlaneDep) -> DeploymentPublic:
+    client.switch_deployment(name)
+    return _public(client, dataplane, name)
+
+
+@router.post("/rollouts", status_code=201, tags=["rollouts"])
+def start_rollout(body: RolloutCreate, client: ClientDep) -> dict[str, Any]:
+    return client.start_rollout(body.deployment, RolloutSpec.from_dict(body.spec)).to_dict()
+
+
+@router.get("/rollouts", tags=["rollouts"])
+def list_rollouts(client: ClientDep, deployment: str | None = None) -> list[dict[str, Any]]:
+    return [r.to_dict() for r in client.store.rollouts.history(deployment)]
+
+
+@router.get("/rollouts/{rollout_id}", tags=["rollouts"])
+def get_rollout(rollout_id: int, client: ClientDep) -> dict[str, Any]:
+    record = client.store.rollouts.get(rollout_id)
+    checks = (
+        client.rollout_checks(record.deployment) if record.status in ("running", "paused") else []
+    )
+    return {
+        "rollout": record.to_dict(),
+        "events": [e.to_dict() for e in client.rollout_events(rollout_id)],
+        "checks": [c.to_dict() for c in checks],
+    }
+
+
+@router.post("/rollouts/{rollout_id}/{action}", tags=["rollouts"])
+def act_on_rollout(rollout_id: int, action: str, client: ClientDep) -> dict[str, Any]:
+    if action not in ("pause", "resume", "promote", "abort"):
+        raise InvalidInput(
+            f"unknown rollout action {action!r}; use pause, resume, promote or abort"
+        )
+    record = client.store.rollouts.get(rollout_id)
+    latest = client.rollout(record.deployment)
+    if latest.id != rollout_id:
+        raise Conflict(f"rollout {rollout_id} is not the latest of {record.deployment!r}")
+    return getattr(client, f"{action}_rollout")(record.deployment).to_dict()
+
+
+@router.get("/webhooks", tags=["webhooks"])
+def list_webhooks(client: ClientDep) -> list[dict[str, Any]]:
+    return [{"id": i, "url": u, "events": e} for i, u, e in client.list_webhooks()]
+
+
+@router.post("/webhooks", status_code=201, tags=["webhooks"])
+def add_webhook(body: WebhookCreate, client: ClientDep) -> dict[str, Any]:
+    return {"id": client.add_webhook(body.url, body.events), "url": body.url}
+
+
+@router.delete("/webhooks/{webhook_id}", status_code=204, tags=["webhooks"])
+def remove_webhook(webhook_id: int, client: ClientDep) -> Response:
+    client.remove_webhook(webhook_id)
+    return Response(status_code=204)

@@ -83,3 +83,15 @@ class ModelVersionPublic(BaseModel):
 
 class AliasUpdate(BaseModel):
     version: int = Field(ge=1)
+
+
+class RolloutCreate(BaseModel):
+    deployment: str
+    spec: dict[str, Any] = Field(
+        description='e.g. {"to": "fraud@challenger", "steps": [5, 25, 50, 100], "interval_s": 60}'
+    )
+
+
+class WebhookCreate(BaseModel):
+    url: str
+    events: list[str] | None = None
