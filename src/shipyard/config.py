@@ -87,6 +87,9 @@ class ServerSettings(BaseSettings):
     default_deployment: str | None = Field(
         default=None, description="The deployment that plain /invocations serves."
     )
+    stats_flush_s: float = Field(
+        default=1.0, gt=0, description="How often serving statistics are written to the store."
+    )
     controller_tick_s: float = Field(
         default=1.0, gt=0, description="How often the rollout controller evaluates rollouts."
     )

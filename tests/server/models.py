@@ -26,3 +26,26 @@ class Categorical:
     def predict(self, frame: pd.DataFrame) -> list[float]:
         bonus = frame["color"].map({"red": 1.0, "blue": 2.0}).fillna(0.0)
         return (bonus + frame["amount"].fillna(0.0)).tolist()
+
+
+class Threshold:
+    """Predicts 1 when x > cut (with a score), for constructed shadow comparisons."""
+
+    def __init__(self, cut: float, delay_s: float = 0.0) -> None:
+        self.cut = cut
+        self.delay_s = delay_s
+        self.classes = [0, 1]
+
+    def load(self, path: str) -> None:
+        return None
+
+    def predict(self, frame: pd.DataFrame) -> list[int]:
+        return (frame["x"] > self.cut).astype(int).tolist()
+
+    def predict_proba(self, frame: pd.DataFrame) -> list[list[float]]:
+        import time
+
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        positive = (frame["x"] > self.cut).astype(float) * 0.8 + 0.1
+        return [[1 - p, p] for p in positive]

@@ -102,15 +102,33 @@ async def test_concurrent_batches_run_off_the_loop_and_a_lone_request_inline() -
 
     def run(items: list[int]) -> list[int]:
         threads.append(threading.current_thread().name)
-        time.sleep(0.005)
+        if len(items) > 1:
+            time.sleep(0.005)
         return items
 
     batcher = MicroBatcher(run, name="m1")
-    await batcher.submit(1)  # alone: runs on the event loop thread, no hand-off
-    assert threads == [threading.current_thread().name]
+    await batcher.submit(1)  # first call: speed unknown, so the model thread
+    await batcher.submit(2)  # known fast and alone: the event loop thread, no hand-off
+    assert threads[0].startswith("batch-m1")
+    assert threads[1] == threading.current_thread().name
     await asyncio.gather(*(batcher.submit(i) for i in range(20)))
     await batcher.close()
-    assert any(t.startswith("batch-m1") for t in threads[1:])
+    assert any(t.startswith("batch-m1") for t in threads[2:])
+
+
+async def test_a_slow_model_never_runs_on_the_event_loop() -> None:
+    threads: list[str] = []
+
+    def run(items: list[int]) -> list[int]:
+        threads.append(threading.current_thread().name)
+        time.sleep(0.02)
+        return items
+
+    batcher = MicroBatcher(run, name="slow")
+    for i in range(4):
+        await batcher.submit(i)
+    await batcher.close()
+    assert all(t.startswith("batch-slow") for t in threads)
 
 
 async def test_close_drains_queued_work_then_refuses_new_work() -> None:

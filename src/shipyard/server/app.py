@@ -64,7 +64,7 @@ def create_app(
     client = client or Client(settings=store_settings)
     metrics = ServingMetrics()
     routing = RoutingTable(client.store, metrics, poll_interval_s=settings.poll_interval_s)
-    dataplane = DataPlane(routing)
+    dataplane = DataPlane(routing, flush_interval_s=settings.stats_flush_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from typing import Generic, Protocol, TypeVar
 
 from shipyard.errors import ShipyardError
 
+INLINE_MAX_MS = 2.0
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -82,6 +84,7 @@ class MicroBatcher(Generic[T, R]):
         self._expected = 1.0  # moving average of recent batch sizes
         self._closed = False
         self._busy = False
+        self._run_ms = math.inf  # moving average of a model call; unknown until measured
 
     @property
     def queue_depth(self) -> int:
@@ -139,14 +142,20 @@ class MicroBatcher(Generic[T, R]):
             started = time.perf_counter()
             self._busy = True
             try:
-                if len(live) == 1 and self._queue.empty():
-                    # Nobody else is waiting: run on the loop thread and skip two thread
-                    # hand-offs, so a lone request costs what an unbatched call costs.
+                if len(live) == 1 and self._queue.empty() and self._run_ms <= INLINE_MAX_MS:
+                    # Nobody else is waiting and the model is known to be fast: run on the
+                    # loop thread and skip two thread hand-offs, so a lone request costs
+                    # what an unbatched call costs. A slow model never runs here, so it
+                    # cannot stall the event loop (or the other models on it).
                     results = self._run_batch([live[0].item])
                 else:
                     results = await loop.run_in_executor(
                         self._executor, self._run_batch, [p.item for p in live]
                     )
+                took_ms = (time.perf_counter() - started) * 1000
+                self._run_ms = (
+                    took_ms if math.isinf(self._run_ms) else (0.8 * self._run_ms + 0.2 * took_ms)
+                )
                 if len(results) != len(live):
                     raise RuntimeError(
                         f"batch function returned {len(results)} results for {len(live)} items"
