@@ -32,10 +32,11 @@ class Thresholds:
     max_error_rate_increase: float = 0.01
     max_p99_ratio: float = 1.5
     p99_floor_ms: float = 5.0
-    max_divergence: float = 0.1
+    max_divergence: float = 0.15
     min_agreement: float = 0.9
     min_requests: int = 50
     min_compared: int = 100
+    min_divergence_samples: int = 200
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -58,6 +59,21 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def corrected_js_distance(p: Mapping[str, float], q: Mapping[str, float]) -> float:
+    """JS distance with its small-sample bias removed.
+
+    Two samples of one distribution over k bins have an expected JS divergence
+    of about (k - 1) / (8 ln 2) * (1/n1 + 1/n2) bits; without the correction a
+    rollout step with a few hundred requests would look divergent by chance.
+    """
+    n1, n2 = sum(p.values()), sum(q.values())
+    if not n1 or not n2:
+        return 0.0
+    bins = len({k for k, v in p.items() if v} | {k for k, v in q.items() if v})
+    bias = (bins - 1) / (8 * math.log(2)) * (1 / n1 + 1 / n2)
+    return math.sqrt(max(js_distance(p, q) ** 2 - bias, 0.0))
 
 
 def js_distance(p: Mapping[str, float], q: Mapping[str, float]) -> float:
@@ -213,3 +229,8 @@ def analyze(
         CheckResult("quality", "skipped", None, "-", 0, 0, "no feedback labels are collected yet")
     )
     return results
+
+
+def _deciles(scores: list[int]) -> dict[str, float]:
+    """The 20-bin score histogram folded to 10 bins (less noise per bin)."""
+    return {str(i): float(scores[2 * i] + scores[2 * i + 1]) for i in range(len(scores) // 2)}
