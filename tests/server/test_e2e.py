@@ -27,7 +27,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(home: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
+def _start(
+    home: Path, *extra: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
     port = _free_port()
     shipyard = str(Path(sys.executable).parent / "shipyard")
     process = subprocess.Popen(
@@ -35,7 +37,7 @@ def _start(home: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "SHIPYARD_POLL_INTERVAL_S": "0.2"},
+        env={**os.environ, "SHIPYARD_POLL_INTERVAL_S": "0.2", **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -164,3 +166,84 @@ def test_two_workers_serve_and_report_metrics(workspace: Client, records) -> Non
         assert 'shipyard_requests_total{deployment="cancer"' in metrics
     finally:
         _stop(process)
+
+
+def test_rollouts_under_load_promote_then_roll_back_with_no_failed_request(
+    workspace: Client, records, breast_cancer
+) -> None:
+    """10,000+ requests at concurrency 32 through the real server while a good version is
+    rolled out and promoted and an inverted one is rolled back by the model checks."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from shipyard.deploy.analysis import Thresholds
+    from shipyard.deploy.rollouts import RolloutSpec
+
+    X, y = breast_cancer
+    good = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X[:540], y[:540])
+    bad = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, 1 - y)
+    workspace.register_model(good, name="cancer", sample_input=X[:50])  # v3
+    workspace.register_model(bad, name="cancer", sample_input=X[:50])  # v4
+    thresholds = Thresholds(min_requests=100, min_compared=100, min_divergence_samples=300)
+    spec = {
+        "steps": (5, 25, 50, 100),
+        "interval_s": 1.5,
+        "deadline_s": 60,
+        "thresholds": thresholds,
+    }
+    rows = X.to_dict(orient="records")
+    env = {"SHIPYARD_CONTROLLER_TICK_S": "0.2", "SHIPYARD_STATS_FLUSH_S": "0.2"}
+    process, url = _start(workspace.settings.home, env=env)
+    statuses: Counter = Counter()
+    versions: Counter = Counter()
+    outcomes: list[str] = []
+
+    async def rollouts(done: asyncio.Event) -> None:
+        for target in ("cancer/3", "cancer/4"):
+            record = await asyncio.to_thread(
+                workspace.start_rollout, "cancer", RolloutSpec(to=target, **spec)
+            )
+            while True:
+                await asyncio.sleep(0.2)
+                current = await asyncio.to_thread(workspace.store.rollouts.get, record.id)
+                if current.status not in ("running", "paused"):
+                    outcomes.append(current.status)
+                    break
+        done.set()
+
+    async def load(done: asyncio.Event) -> None:
+        limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+        async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+            async def worker(offset: int) -> None:
+                i = offset
+                while not done.is_set() or sum(statuses.values()) < 10_000:
+                    i += 13
+                    response = await client.post(
+                        f"{url}/v1/deployments/cancer/predict",
+                        json={"inputs": [rows[i % len(rows)]]},
+                    )
+                    statuses[response.status_code] += 1
+                    if response.status_code == 200:
+                        versions[response.json()["version"]] += 1
+
+            await asyncio.gather(*(worker(i) for i in range(32)))
+
+    async def scenario() -> None:
+        done = asyncio.Event()
+        await asyncio.wait_for(asyncio.gather(rollouts(done), load(done)), timeout=240)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        _stop(process)
+    assert outcomes == ["promoted", "rolled_back"]
+    assert sum(statuses.values()) >= 10_000
+    assert statuses == Counter({200: sum(statuses.values())}), statuses
+    assert versions[3] > 0 and versions[4] > 0
+    bad_rollout = workspace.rollout("cancer")
+    last = workspace.rollout_events(bad_rollout.id)[-1]
+    failed = {c["name"] for c in last.details["checks"] if c["status"] == "fail"}
+    assert failed & {"agreement", "divergence"} and "error_rate" not in failed
+    assert workspace.get_model_version_by_alias("cancer", "champion").version == 3

@@ -168,7 +168,7 @@ def analyze(
         )
 
     predictions = sum(new.classes.values())
-    if predictions < t.min_compared or not old.classes:
+    if predictions < t.min_divergence_samples or not old.classes:
         results.append(
             CheckResult(
                 "divergence",
@@ -176,15 +176,15 @@ def analyze(
                 None,
                 f"<= {t.max_divergence:g}",
                 predictions,
-                t.min_compared,
+                t.min_divergence_samples,
             )
         )
     else:
-        distance = js_distance(new.classes, old.classes)
+        distance = corrected_js_distance(new.classes, old.classes)
         if sum(new.scores) and sum(old.scores):
-            scores_new = {str(i): float(c) for i, c in enumerate(new.scores)}
-            scores_old = {str(i): float(c) for i, c in enumerate(old.scores)}
-            distance = max(distance, js_distance(scores_new, scores_old))
+            distance = max(
+                distance, corrected_js_distance(_deciles(new.scores), _deciles(old.scores))
+            )
         ok = distance <= t.max_divergence
         results.append(
             CheckResult(
@@ -193,8 +193,8 @@ def analyze(
                 distance,
                 f"<= {t.max_divergence:g}",
                 predictions,
-                t.min_compared,
-                "Jensen-Shannon distance of classes and scores",
+                t.min_divergence_samples,
+                "Jensen-Shannon distance of classes and scores, small-sample bias removed",
             )
         )
 
