@@ -11,18 +11,23 @@ from shipyard.cli.main import app
 from shipyard.config import StoreSettings
 
 
-def test_quickstart_trains_registers_aliases_and_scores(tmp_path: Path) -> None:
+def test_quickstart_runs_the_lifecycle_and_can_run_again(tmp_path: Path) -> None:
     home = tmp_path / "qs"
     result = CliRunner().invoke(app, ["--home", str(home), "quickstart"])
     assert result.exit_code == 0, result.output
-    assert "models:/breast-cancer@champion → v1" in result.output
     flat = " ".join(result.output.split())  # Rich wraps long lines
+    assert "models:/breast-cancer@champion → v1" in flat
     assert "native, OIP v2 and MLflow /invocations agree" in flat
+    assert "canary rollout 1 v1 → v2" in flat
     with Client(settings=StoreSettings(home=home)) as client:
-        version = client.get_model_version_by_alias("breast-cancer", "champion")
-        run = client.get_run(version.run_id or "")
+        run = client.get_run(client.get_model_version("breast-cancer", 1).run_id or "")
         assert run.status == "FINISHED" and run.metrics["auc"] > 0.95
         assert [a.path for a in run.artifacts] == ["classification_report.txt"]
-        assert client.get_deployment("breast-cancer").policy["target"]["alias"] == "champion"
+        rollout = client.rollout("breast-cancer")
+        assert rollout.status in ("promoted", "rolled_back")  # decided, on live traffic
+        champion = client.get_model_version_by_alias("breast-cancer", "champion").version
+        assert champion == (2 if rollout.status == "promoted" else 1)
+        assert client.get_deployment("breast-cancer").policy["kind"] == "single"
     again = CliRunner().invoke(app, ["--home", str(home), "quickstart"])
-    assert again.exit_code == 0 and "→ v2" in again.output
+    assert again.exit_code == 0, again.output
+    assert "registered models:/breast-cancer/3" in " ".join(again.output.split())

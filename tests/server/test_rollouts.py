@@ -93,7 +93,8 @@ def _spec(to: str, **overrides) -> RolloutSpec:
         min_compared=20,
         min_divergence_samples=60,
         max_divergence=0.35,
-        p99_floor_ms=250,
+        p99_margin_ms=250,
+        min_latency_samples=50,
     )
     return RolloutSpec(
         to=to,

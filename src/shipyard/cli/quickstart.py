@@ -16,7 +16,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from shipyard.cli.app import console, state
-from shipyard.cli.quickstart_serving import serve_and_call
+from shipyard.cli.quickstart_serving import roll_out, serve_and_call
 from shipyard.sdk.client import Client
 
 MODEL_NAME = "breast-cancer"
@@ -28,6 +28,7 @@ def quickstart(
 ) -> None:
     """Train, track, register, alias, load and score a model in one go."""
     import numpy as np
+    import pandas as pd
     from sklearn.datasets import load_breast_cancer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, classification_report, f1_score, roc_auc_score
@@ -45,6 +46,8 @@ def quickstart(
         "load by alias",
         "score",
         "deploy and serve",
+        "retrain a challenger",
+        "canary rollout",
     ]
     progress = Progress(
         SpinnerColumn(),
@@ -101,6 +104,24 @@ def quickstart(
         progress.update(task, advance=1, description=steps[6])
 
         served = serve_and_call(client, MODEL_NAME, X_test)
+        progress.update(task, advance=1, description=steps[7])
+
+        retrain_params = {**params, "data": "train + half of the holdout"}
+        half = len(X_test) // 2
+        with client.start_run(EXPERIMENT, params=retrain_params, name="retrain") as retrain:
+            challenger = make_pipeline(
+                StandardScaler(), LogisticRegression(C=params["C"], max_iter=params["max_iter"])
+            ).fit(pd.concat([X_train, X_test[:half]]), pd.concat([y_train, y_test[:half]]))
+            retrain.log_metrics(
+                {"auc": roc_auc_score(y_test[half:], challenger.predict_proba(X_test[half:])[:, 1])}
+            )
+            candidate = retrain.register_model(
+                challenger, name=MODEL_NAME, sample_input=X_test[:50]
+            )
+        client.set_alias(MODEL_NAME, "challenger", candidate.version)
+        progress.update(task, advance=1, description=steps[8])
+
+        rolled = roll_out(client, MODEL_NAME, X_test)
         progress.update(task, advance=1, description="done")
 
     console.print()
@@ -124,6 +145,12 @@ def quickstart(
         f"{served.requests} concurrent single-row requests all answered, "
         f"{served.mean_batch:.1f} per model call (adaptive micro-batching)"
     )
+    console.print(
+        f"[green]✓[/] retrained v{candidate.version} as challenger; canary rollout "
+        f"{rolled.rollout_id} v{rolled.baseline} → v{rolled.candidate} over steps "
+        f"{[int(s) for s in rolled.steps]}% under {rolled.requests:,} live requests: "
+        f"[bold]{rolled.status}[/] ({rolled.reason})"
+    )
     console.print()
     console.print("Serve it yourself:")
     console.print("  [cyan]shipyard serve[/]   (then, in another shell)")
@@ -140,5 +167,6 @@ def quickstart(
         f"shipyard models card {MODEL_NAME}",
         f"shipyard models alias history {MODEL_NAME}",
         "shipyard deployments list",
+        f"shipyard rollout status {MODEL_NAME}",
     ):
         console.print(f"  [cyan]{command}[/]")

@@ -31,7 +31,8 @@ from shipyard.store import Store
 class Thresholds:
     max_error_rate_increase: float = 0.01
     max_p99_ratio: float = 1.5
-    p99_floor_ms: float = 5.0
+    p99_margin_ms: float = 10.0
+    min_latency_samples: int = 200
     max_divergence: float = 0.15
     min_agreement: float = 0.9
     min_requests: int = 50
@@ -141,7 +142,7 @@ def analyze(
 
     new_p99 = new.latency_quantile_ms(0.99)
     old_p99 = old.latency_quantile_ms(0.99)
-    if answered < t.min_requests or new_p99 is None:
+    if answered < t.min_latency_samples or new_p99 is None or old_p99 is None:
         results.append(
             CheckResult(
                 "p99_latency",
@@ -149,11 +150,13 @@ def analyze(
                 None,
                 f"<= {t.max_p99_ratio:g} x baseline",
                 answered,
-                t.min_requests,
+                t.min_latency_samples,
             )
         )
     else:
-        limit = max((old_p99 or 0.0) * t.max_p99_ratio, t.p99_floor_ms)
+        # A p99 over a few hundred requests moves by whole buckets from noise alone:
+        # fail only when the candidate is slower by both a ratio and an absolute margin.
+        limit = max(old_p99 * t.max_p99_ratio, old_p99 + t.p99_margin_ms)
         ok = new_p99 <= limit
         results.append(
             CheckResult(
@@ -162,7 +165,7 @@ def analyze(
                 new_p99,
                 f"<= {limit:.2f} ms",
                 answered,
-                t.min_requests,
+                t.min_latency_samples,
                 f"baseline p99 {old_p99} ms",
             )
         )

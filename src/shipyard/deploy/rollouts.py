@@ -127,8 +127,10 @@ def start_rollout(store: Store, deployment: str, spec: RolloutSpec, *, actor: st
     current = policy_from_dict(store.deployments.get(deployment).policy)
     latest = store.rollouts.latest_for(deployment)
     if latest is not None and latest.status in ("running", "paused"):
-        raise Conflict(f"deployment {deployment!r} already has rollout {latest.id} "
-                       f"({latest.status}); abort or finish it first")
+        raise Conflict(
+            f"deployment {deployment!r} already has rollout {latest.id} "
+            f"({latest.status}); abort or finish it first"
+        )
     if not isinstance(current, SinglePolicy):
         raise Conflict(
             f"deployment {deployment!r} has a {current.kind} policy; a rollout starts "
