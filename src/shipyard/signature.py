@@ -7,6 +7,7 @@ requests against it; the model card and ``models show`` print it.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -162,9 +163,45 @@ def to_frame(data: Any, *, what: str = "sample input") -> tuple[pd.DataFrame, st
 def infer_signature(sample: Any) -> Signature:
     """Infer the input signature from a sample (names, dtypes, nulls, levels, ranges)."""
     frame, kind = to_frame(sample)
+    numeric = _numeric_specs(frame)
     return Signature(
-        tuple(_column_spec(str(name), frame[name]) for name in frame.columns), None, kind
+        tuple(
+            numeric.get(i) or _column_spec(str(name), frame[name])
+            for i, name in enumerate(frame.columns)
+        ),
+        None,
+        kind,
     )
+
+
+def _numeric_specs(frame: pd.DataFrame) -> dict[int, ColumnSpec]:
+    """All plain int/float columns at once: one matrix, vectorized min/max/null checks."""
+    positions = [
+        i
+        for i, dtype in enumerate(frame.dtypes)
+        if not isinstance(dtype, pd.CategoricalDtype) and dtype.kind in "iuf"
+    ]
+    if not positions:
+        return {}
+    matrix = frame.iloc[:, positions].to_numpy(dtype="float64", na_value=np.nan)
+    nulls = np.isnan(matrix).any(axis=0)
+    finite = np.where(np.isfinite(matrix), matrix, np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        lows, highs = np.nanmin(finite, axis=0), np.nanmax(finite, axis=0)
+    specs = {}
+    for j, i in enumerate(positions):
+        kind = frame.dtypes.iloc[i].kind
+        low, high = lows[j], highs[j]
+        bounded = not np.isnan(low)
+        specs[i] = ColumnSpec(
+            str(frame.columns[i]),
+            _KINDS[kind],
+            bool(nulls[j]),
+            minimum=float(low) if bounded else None,
+            maximum=float(high) if bounded else None,
+        )
+    return specs
 
 
 def _column_spec(name: str, values: pd.Series) -> ColumnSpec:

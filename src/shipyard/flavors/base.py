@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -100,6 +101,13 @@ class Flavor(ABC):
     ) -> OutputSpec:
         """Describe what the model predicts for the sample (``saved`` holds its files)."""
         predictor = self.wrap(model, signature)
+        if predictor.accepts_matrix(signature.columns) and all(
+            c.dtype == "float64" or c.dtype == "int64" for c in signature.inputs
+        ):
+            with warnings.catch_warnings():  # a matrix has no column names: expected here
+                warnings.simplefilter("ignore", UserWarning)
+                predictions = predictor.predict_matrix(frame.to_numpy(dtype="float64"))
+            return infer_output_spec(predictions, predictor.classes)
         return infer_output_spec(predictor.predict(frame), predictor.classes)
 
     @abstractmethod

@@ -22,6 +22,7 @@ import pandas as pd
 
 from shipyard.errors import InvalidInput, SignatureError, UnsupportedModel
 from shipyard.flavors.base import Flavor, LoadContext, Predictor, pinned
+from shipyard.flavors.skops_import import import_skops
 from shipyard.signature import Signature
 from shipyard.store.artifacts import Tree
 
@@ -105,14 +106,16 @@ class SklearnFlavor(Flavor):
             )
         if serialization == "joblib":
             return _save_pickled(model, folder)
-        import skops.io as sio
+        sio = import_skops()
 
         try:
             data = sio.dumps(model)
             trusted = sorted(sio.get_untrusted_types(data=data))
             # skops stores functions by reference: a lambda or a function defined inside
-            # another one "serializes" but cannot be loaded. Refuse it now, not at load.
-            sio.loads(data, trusted=trusted)
+            # another one "serializes" but cannot be loaded. Such objects always show up
+            # as non-default types, so only then is the round trip needed to refuse it now.
+            if trusted:
+                sio.loads(data, trusted=trusted)
         except Exception as exc:  # skops raises TypeError and others for unknown objects
             raise UnsupportedModel(
                 f"skops cannot serialize {type(model).__name__}: {exc}; if you trust this "
@@ -130,7 +133,7 @@ class SklearnFlavor(Flavor):
             import joblib
 
             return SklearnPredictor(joblib.load(io.BytesIO(tree.read_bytes(JOBLIB_FILE))))
-        import skops.io as sio
+        sio = import_skops()
 
         data = tree.read_bytes(SKOPS_FILE)
         return SklearnPredictor(sio.loads(data, trusted=list(options.get("trusted_types", []))))
