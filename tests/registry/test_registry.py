@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shipyard import Client, InvalidInput, InvalidURI, ModelNotFound, UnsupportedModel
+from shipyard import Client, InvalidInput, InvalidURI, ModelNotFound, NotFound, UnsupportedModel
 from shipyard.errors import SignatureError
 
 
@@ -173,3 +173,26 @@ def test_tampered_model_artifact_is_refused(
     model_file.write_bytes(bytes(data))
     with pytest.raises(IntegrityError, match="hash mismatch"):
         sqlite_client.load_model("models:/m/1")
+
+
+def test_log_model_then_register_without_saving_again(
+    client: Client, fitted_pipeline, breast_cancer
+) -> None:
+    import numpy as np
+
+    X, _ = breast_cancer
+    with client.start_run("train") as run:
+        run.log_metrics({"auc": 0.99})
+        uri = run.log_model(fitted_pipeline, "classifier", sample_input=X[:20])
+    assert uri == f"runs:/{run.id}/classifier"
+    first = client.register_model(uri, name="from-run")
+    second = client.register_model(uri, name="from-run")
+    assert (first.version, second.version) == (1, 2) and first.sha256 == second.sha256
+    assert first.run_id == run.id and first.metrics == {"auc": 0.99}
+    assert first.signature.outputs is not None and first.signature.outputs.classes == (0, 1)
+    loaded = client.load_model("models:/from-run/2")
+    assert np.allclose(loaded.predict_proba(X[:3]), fitted_pipeline.predict_proba(X[:3]))
+    with pytest.raises(InvalidURI, match="runs:/RUN_ID/ARTIFACT"):
+        client.register_model("runs:/nope", name="x")
+    with pytest.raises(NotFound, match="no logged model 'other'"):
+        client.register_model(f"runs:/{run.id}/other", name="x")

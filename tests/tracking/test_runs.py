@@ -182,3 +182,18 @@ def test_an_unclosed_run_is_flushed_and_finished_at_exit(tmp_path: Path) -> None
     )
     run = Client(settings=StoreSettings(home=home)).get_run(out.stdout.strip())
     assert run.status == "FINISHED" and run.metrics == {"x": 42.0}
+
+
+def test_log_batch_writes_many_points_at_once(client: Client) -> None:
+    with client.start_run("batch") as run:
+        run.log_batch(
+            [("loss", 1.0 / (i + 1), i) for i in range(5000)],
+            params={"lr": 0.1},
+            tags={"kind": "batch"},
+        )
+        assert len(client.get_metric_history(run.id, "loss")) == 5000  # written already
+    stored = client.get_run(run.id)
+    assert stored.metrics["loss"] == pytest.approx(1 / 5000)
+    assert stored.params == {"lr": "0.1"} and stored.tags == {"kind": "batch"}
+    with pytest.raises(InvalidInput, match="must be a number"):
+        client.log_batch(run.id, metrics=[("loss", "x", 1)])

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from shipyard.entities import ModelVersion, Run
-from shipyard.errors import InvalidInput, SignatureError
+from shipyard.errors import InvalidInput, InvalidURI, NotFound, SignatureError
 from shipyard.flavors import MlflowModelDir, flavor_for, get_flavor
 from shipyard.flavors.base import Flavor, LoadContext
 from shipyard.flavors.mlflow_model import read_mlmodel
@@ -29,6 +31,80 @@ from shipyard.store import NewVersion, Store
 from shipyard.store.audit import now_ms
 
 logger = logging.getLogger(__name__)
+
+
+DESCRIPTOR = "shipyard-model.json"
+DESCRIPTOR_KIND = "shipyard.model/v1"
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """A model saved into the artifact store with everything needed to register it."""
+
+    flavor: str
+    sha256: str
+    size: int
+    signature: Signature
+    options: dict[str, Any]
+    requirements: list[str]
+
+
+def package_model(
+    store: Store,
+    model: Any,
+    *,
+    sample_input: Any = None,
+    flavor: str | None = None,
+    flavor_options: dict[str, Any] | None = None,
+) -> PackagedModel:
+    """Save ``model`` (plus a descriptor) as a content-addressed tree; nothing is registered."""
+    chosen = get_flavor(flavor) if flavor else flavor_for(model)
+    if flavor and not chosen.can_save(model):
+        raise InvalidInput(
+            f"flavor {flavor!r} cannot save an object of type {type(model).__name__}"
+        )
+    signature, frame = _input_signature(chosen, model, sample_input)
+    options = dict(flavor_options or {})
+    with tempfile.TemporaryDirectory(prefix="shipyard-register-") as temp:
+        folder = Path(temp)
+        saved_options = chosen.save(model, folder, options)
+        if frame is not None:
+            outputs = chosen.describe_outputs(model, folder, saved_options, frame, signature)
+            signature = signature.with_outputs(outputs)
+        requirements = chosen.requirements(model, saved_options)
+        (folder / DESCRIPTOR).write_text(
+            json.dumps(
+                {
+                    "kind": DESCRIPTOR_KIND,
+                    "flavor": chosen.name,
+                    "options": saved_options,
+                    "signature": signature.to_dict(),
+                    "requirements": requirements,
+                },
+                sort_keys=True,
+            )
+        )
+        ref = store.artifacts.put_tree(folder)
+    return PackagedModel(chosen.name, ref.sha256, ref.size, signature, saved_options, requirements)
+
+
+def read_package(store: Store, sha256: str) -> PackagedModel:
+    """The descriptor of a stored model tree (hash-verified)."""
+    tree = store.artifacts.open_tree(sha256)
+    if not tree.has(DESCRIPTOR):
+        raise InvalidInput(f"artifact {sha256} is not a logged model (no {DESCRIPTOR})")
+    data = json.loads(tree.read_bytes(DESCRIPTOR))
+    if data.get("kind") != DESCRIPTOR_KIND:
+        raise InvalidInput(f"artifact {sha256} has an unknown model descriptor")
+    size = sum(int(entry["size"]) for entry in tree.files.values())
+    return PackagedModel(
+        data["flavor"],
+        sha256,
+        size,
+        Signature.from_dict(data["signature"]),
+        dict(data["options"]),
+        list(data["requirements"]),
+    )
 
 
 def register_version(
@@ -45,21 +121,26 @@ def register_version(
     actor: str,
 ) -> ModelVersion:
     check_name(name)
-    chosen = get_flavor(flavor) if flavor else flavor_for(model)
-    if flavor and not chosen.can_save(model):
-        raise InvalidInput(
-            f"flavor {flavor!r} cannot save an object of type {type(model).__name__}"
-        )
-    signature, frame = _input_signature(chosen, model, sample_input)
-    options = dict(flavor_options or {})
-    with tempfile.TemporaryDirectory(prefix="shipyard-register-") as temp:
-        folder = Path(temp)
-        saved_options = chosen.save(model, folder, options)
-        if frame is not None:
-            outputs = chosen.describe_outputs(model, folder, saved_options, frame, signature)
-            signature = signature.with_outputs(outputs)
-        ref = store.artifacts.put_tree(folder)
-    requirements = chosen.requirements(model, saved_options)
+    packaged = package_model(
+        store, model, sample_input=sample_input, flavor=flavor, flavor_options=flavor_options
+    )
+    return register_packaged(
+        store, packaged, name=name, run=run, description=description, tags=tags, actor=actor
+    )
+
+
+def register_packaged(
+    store: Store,
+    packaged: PackagedModel,
+    *,
+    name: str,
+    run: Run | None = None,
+    description: str = "",
+    tags: dict[str, str] | None = None,
+    actor: str,
+) -> ModelVersion:
+    """One transaction: the next version number of ``name`` for an already stored model."""
+    check_name(name)
     metrics = dict(run.metrics) if run is not None else {}
     created_at = now_ms()
 
@@ -67,11 +148,11 @@ def register_version(
         return render_card(
             name=name,
             version=number,
-            flavor=chosen.name,
-            sha256=ref.sha256,
-            size=ref.size,
-            signature=signature,
-            requirements=requirements,
+            flavor=packaged.flavor,
+            sha256=packaged.sha256,
+            size=packaged.size,
+            signature=packaged.signature,
+            requirements=packaged.requirements,
             metrics=metrics,
             run=run,
             description=description,
@@ -80,20 +161,68 @@ def register_version(
         )
 
     new = NewVersion(
-        flavor=chosen.name,
-        sha256=ref.sha256,
-        size=ref.size,
-        signature=signature,
-        flavor_options=saved_options,
+        flavor=packaged.flavor,
+        sha256=packaged.sha256,
+        size=packaged.size,
+        signature=packaged.signature,
+        flavor_options=packaged.options,
         run_id=run.id if run is not None else None,
         metrics=metrics,
-        requirements=requirements,
+        requirements=packaged.requirements,
         description=description,
         tags=dict(tags or {}),
     )
     version = store.registry.create_version(name, new, actor=actor, card=card)
-    logger.info("registered %s (%s, sha256 %s)", version.uri, chosen.name, ref.sha256[:12])
+    logger.info("registered %s (%s, sha256 %s)", version.uri, packaged.flavor, packaged.sha256[:12])
     return version
+
+
+def log_model(
+    store: Store,
+    run_id: str,
+    model: Any,
+    *,
+    artifact: str = "model",
+    sample_input: Any = None,
+    flavor: str | None = None,
+    flavor_options: dict[str, Any] | None = None,
+) -> str:
+    """Store ``model`` with a run (like MLflow's log_model); returns ``runs:/<id>/<artifact>``."""
+    check_name(artifact, "artifact")
+    packaged = package_model(
+        store, model, sample_input=sample_input, flavor=flavor, flavor_options=flavor_options
+    )
+    store.tracking.add_artifact(run_id, f"models/{artifact}", packaged.sha256, packaged.size)
+    return f"runs:/{run_id}/{artifact}"
+
+
+def register_logged(
+    store: Store,
+    uri: str,
+    *,
+    name: str,
+    description: str = "",
+    tags: dict[str, str] | None = None,
+    actor: str,
+) -> ModelVersion:
+    """Register a model logged with a run (``runs:/ID/ARTIFACT``) without re-saving it."""
+    match = re.fullmatch(r"runs:/([0-9a-f]{32})/([^/]+)", uri)
+    if match is None:
+        raise InvalidURI(uri, "expected runs:/RUN_ID/ARTIFACT (from run.log_model)")
+    run = store.tracking.get_run(match.group(1))
+    path = f"models/{match.group(2)}"
+    artifact = next((a for a in run.artifacts if a.path == path), None)
+    if artifact is None:
+        raise NotFound(f"run {run.id} has no logged model {match.group(2)!r}")
+    return register_packaged(
+        store,
+        read_package(store, artifact.sha256),
+        name=name,
+        run=run,
+        description=description,
+        tags=tags,
+        actor=actor,
+    )
 
 
 def _input_signature(flavor: Flavor, model: Any, sample_input: Any) -> tuple[Signature, Any]:

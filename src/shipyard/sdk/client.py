@@ -7,6 +7,8 @@ back end speaking to the control API will implement the same methods.
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,7 @@ from shipyard.sdk.run import ActiveRun
 from shipyard.store import Store, open_store
 from shipyard.store.audit import list_events
 from shipyard.store.rollout_store import RolloutEventRecord, RolloutRecord
-from shipyard.tracking.service import start_run_record
+from shipyard.tracking.service import check_key, metric_value, param_value, start_run_record
 
 MAX_SEARCH_RESULTS = 50_000
 
@@ -118,6 +120,32 @@ class Client:
             experiments, parse_filter(filter), parse_order_by(order_by), max_results
         )
 
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Sequence[MetricPoint | tuple[str, float, int]] = (),
+        params: dict[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
+    ) -> None:
+        """Write many metric points (and params, tags) to a run in one transaction.
+
+        Points are ``MetricPoint``s or ``(key, value, step)`` tuples (timestamped now).
+        """
+        now = int(time.time() * 1000)
+        points = [
+            p
+            if isinstance(p, MetricPoint)
+            else MetricPoint(check_key(p[0], "metric"), metric_value(p[0], p[1]), int(p[2]), now)
+            for p in metrics
+        ]
+        self.store.tracking.log_batch(
+            run_id,
+            params={check_key(k, "param"): param_value(k, v) for k, v in (params or {}).items()},
+            metrics=points,
+            tags={check_key(k, "tag"): str(v) for k, v in (tags or {}).items()},
+        )
+
     def compare_runs(self, run_ids: list[str]) -> RunComparison:
         if not run_ids:
             raise InvalidInput("name at least one run to compare")
@@ -145,9 +173,15 @@ class Client:
     ) -> ModelVersion:
         """Register ``model`` as the next version of ``name``.
 
+        ``model`` is a model object, or ``runs:/RUN_ID/ARTIFACT`` for a model
+        logged with ``run.log_model`` (registered without saving it again).
         ``flavor_options`` go to the flavor, e.g. ``serialization="joblib"``
         (sklearn, trusted objects only), ``artifacts=``/``code_paths=`` (pyfunc).
         """
+        if isinstance(model, str) and model.startswith("runs:/"):
+            return registry.register_logged(
+                self.store, model, name=name, description=description, tags=tags, actor=self.actor
+            )
         run = self.get_run(run_id) if run_id is not None else None
         return registry.register_version(
             self.store,

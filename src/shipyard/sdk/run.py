@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.entities import DatasetInput, ModelVersion, Run, RunArtifact, RunStatus
 from shipyard.errors import InvalidInput
+from shipyard.registry import service as registry_service
 from shipyard.tracking.service import RunBuffer, check_key
 
 if TYPE_CHECKING:
@@ -98,6 +99,32 @@ class ActiveRun:
     def log_input(self, dataset: str, version: str | int, digest: str | None = None) -> None:
         """Record a dataset version this run read."""
         self._client.store.tracking.add_input(self.id, DatasetInput(dataset, str(version), digest))
+
+    def log_batch(
+        self,
+        metrics: Any = (),
+        *,
+        params: dict[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
+    ) -> None:
+        """Write many points now, in one transaction (``(key, value, step)`` tuples)."""
+        self._require_open()
+        self.flush()
+        self._client.log_batch(self.id, metrics=metrics, params=params, tags=tags)
+
+    def log_model(
+        self, model: Any, name: str = "model", *, sample_input: Any = None, **options: Any
+    ) -> str:
+        """Store ``model`` with this run; returns ``runs:/<run id>/<name>`` to register later."""
+        self._require_open()
+        return registry_service.log_model(
+            self._client.store,
+            self.id,
+            model,
+            artifact=name,
+            sample_input=sample_input,
+            flavor_options=options,
+        )
 
     def register_model(
         self, model: Any, *, name: str, sample_input: Any = None, **options: Any
