@@ -90,6 +90,12 @@ class ServerSettings(BaseSettings):
     stats_flush_s: float = Field(
         default=1.0, gt=0, description="How often serving statistics are written to the store."
     )
+    prediction_log: bool = Field(
+        default=True, description="Log every served prediction to Parquet segments."
+    )
+    prediction_log_flush_s: float = Field(
+        default=1.0, gt=0, description="How often the prediction log writes a segment."
+    )
     controller_tick_s: float = Field(
         default=1.0, gt=0, description="How often the rollout controller evaluates rollouts."
     )

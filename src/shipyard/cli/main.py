@@ -12,6 +12,7 @@ from shipyard import __version__
 from shipyard.cli.app import console, handle_error, state
 from shipyard.cli.deployments import deployments_app
 from shipyard.cli.models import models_app
+from shipyard.cli.monitor import feedback_app, monitor_app
 from shipyard.cli.quickstart import quickstart
 from shipyard.cli.rollouts import rollout_app, webhooks_app
 from shipyard.cli.runs import experiments_app, runs_app
@@ -31,6 +32,8 @@ app.add_typer(models_app, name="models")
 app.add_typer(deployments_app, name="deployments")
 app.add_typer(rollout_app, name="rollout")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(feedback_app, name="feedback")
+app.add_typer(monitor_app, name="monitor")
 app.command("quickstart")(quickstart)
 app.command("serve")(serve)
 

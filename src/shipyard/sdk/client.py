@@ -29,6 +29,9 @@ from shipyard.entities import (
     Run,
 )
 from shipyard.errors import InvalidInput, NotFound
+from shipyard.monitoring import service as monitoring
+from shipyard.monitoring.drift import DatasetDrift, DriftConfig
+from shipyard.monitoring.quality import QualityResult
 from shipyard.names import check_alias, check_name
 from shipyard.query import parse_filter, parse_order_by
 from shipyard.registry import service as registry
@@ -176,14 +179,17 @@ class Client:
         ``model`` is a model object, or ``runs:/RUN_ID/ARTIFACT`` for a model
         logged with ``run.log_model`` (registered without saving it again).
         ``flavor_options`` go to the flavor, e.g. ``serialization="joblib"``
-        (sklearn, trusted objects only), ``artifacts=``/``code_paths=`` (pyfunc).
+        (sklearn, trusted objects only), ``artifacts=``/``code_paths=`` (pyfunc);
+        ``reference_data=`` (a DataFrame, e.g. the training data) stores the
+        reference profile that drift of this version is measured against.
         """
         if isinstance(model, str) and model.startswith("runs:/"):
             return registry.register_logged(
                 self.store, model, name=name, description=description, tags=tags, actor=self.actor
             )
         run = self.get_run(run_id) if run_id is not None else None
-        return registry.register_version(
+        reference = flavor_options.pop("reference_data", None)
+        version = registry.register_version(
             self.store,
             model,
             name=name,
@@ -195,6 +201,10 @@ class Client:
             tags=tags,
             actor=self.actor,
         )
+        if reference is not None:
+            monitoring.set_reference(self.store, version, reference, actor=self.actor)
+            version = self.get_model_version(name, version.version)
+        return version
 
     def import_mlflow_model(
         self, path: str | os.PathLike[str], *, name: str, sample_input: Any = None
@@ -348,6 +358,34 @@ class Client:
             reason="aborted by hand",
             status="aborted",
         )
+
+    # -- monitoring -------------------------------------------------------------------
+    def add_feedback(self, deployment: str, labels: list[dict[str, Any]]) -> int:
+        """Ground truth for served predictions: ``[{"request_id": ..., "label": ...}]``."""
+        return monitoring.add_feedback(self.store, deployment, labels)
+
+    def upload_feedback(self, deployment: str, path: str | os.PathLike[str]) -> int:
+        """Labels from a CSV or Parquet file with request_id, label (and row) columns."""
+        return monitoring.upload_feedback(self.store, deployment, Path(path))
+
+    def set_reference(self, name: str, version: int, data: Any) -> str:
+        """Profile ``data`` as the reference that drift of this version is measured against."""
+        found = self.get_model_version(name, version)
+        return monitoring.set_reference(self.store, found, data, actor=self.actor)
+
+    def predictions(self, deployment: str, *, window_s: float | None = None) -> Any:
+        """Logged predictions (with any feedback labels) as a DataFrame."""
+        return monitoring.window_frame(self.store, deployment, window_s)
+
+    def drift(
+        self, deployment: str, *, window_s: float | None = None, config: DriftConfig | None = None
+    ) -> DatasetDrift:
+        return monitoring.drift(self.store, deployment, window_s, config)
+
+    def model_quality(
+        self, deployment: str, *, window_s: float | None = None, by: str | None = None
+    ) -> list[QualityResult]:
+        return monitoring.quality(self.store, deployment, window_s, by)
 
     # -- webhooks -----------------------------------------------------------------
     def add_webhook(self, url: str, events: list[str] | None = None) -> int:

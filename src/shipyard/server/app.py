@@ -22,6 +22,7 @@ from shipyard.config import ServerSettings, StoreSettings
 from shipyard.deploy.rollouts import RolloutController
 from shipyard.deploy.webhooks import WebhookDispatcher
 from shipyard.errors import Conflict, InvalidInput, NotFound, ShipyardError
+from shipyard.monitoring.predlog import PredictionLogger
 from shipyard.sdk.client import Client
 from shipyard.server import control
 from shipyard.server.predict import PredictApp
@@ -58,19 +59,29 @@ def create_app(
     store_settings: StoreSettings | None = None,
     *,
     client: Client | None = None,
+    prediction_log: PredictionLogger | None = None,
 ) -> PredictApp:
     """Build a serving process's app from real collaborators (tests pass their own)."""
     settings = settings or ServerSettings()
     client = client or Client(settings=store_settings)
     metrics = ServingMetrics()
     routing = RoutingTable(client.store, metrics, poll_interval_s=settings.poll_interval_s)
-    dataplane = DataPlane(routing, flush_interval_s=settings.stats_flush_s)
+    predlog = prediction_log or (
+        PredictionLogger(client.store.artifacts, flush_interval_s=settings.prediction_log_flush_s)
+        if settings.prediction_log
+        else None
+    )
+    dataplane = DataPlane(routing, flush_interval_s=settings.stats_flush_s, predlog=predlog)
+    if predlog is not None:
+        metrics.watch_prediction_log(predlog.counters)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(routing.load_initial)
         routing.start_watching()
         dataplane.start_flushing()
+        if predlog is not None:
+            predlog.start()
         controller = RolloutController(
             client.store, dataplane.process_id, tick_s=settings.controller_tick_s
         )
@@ -84,6 +95,8 @@ def create_app(
             await dispatcher.close()
             await routing.close()  # drains every batcher before the process exits
             await dataplane.close()
+            if predlog is not None:
+                await asyncio.to_thread(predlog.close)  # writes what is still queued
 
     api = FastAPI(
         title="Shipyard",
@@ -121,6 +134,11 @@ def create_app(
     @api.get("/metrics", tags=["health"])
     def prometheus() -> Response:
         return Response(_metrics_payload(metrics), media_type=CONTENT_TYPE_LATEST)
+
+    @api.post("/v1/deployments/{name}/feedback", tags=["monitoring"])
+    def feedback(name: str, body: list[dict[str, Any]]) -> dict[str, int]:
+        """Ground-truth labels for served predictions, joined later by request id."""
+        return {"accepted": client.add_feedback(name, body)}
 
     # -- Open Inference Protocol v2: metadata and health ---------------------------
     @api.get("/v2", tags=["oip"])

@@ -193,3 +193,15 @@ def add_webhook(body: WebhookCreate, client: ClientDep) -> dict[str, Any]:
 def remove_webhook(webhook_id: int, client: ClientDep) -> Response:
     client.remove_webhook(webhook_id)
     return Response(status_code=204)
+
+
+@router.get("/deployments/{name}/drift", tags=["monitoring"])
+def drift(name: str, client: ClientDep, window_s: float | None = None) -> dict[str, Any]:
+    return client.drift(name, window_s=window_s).to_dict()
+
+
+@router.get("/deployments/{name}/quality", tags=["monitoring"])
+def quality(
+    name: str, client: ClientDep, window_s: float | None = None, by: str | None = None
+) -> list[dict[str, Any]]:
+    return [q.to_dict() for q in client.model_quality(name, window_s=window_s, by=by)]

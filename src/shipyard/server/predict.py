@@ -163,7 +163,9 @@ class PredictApp:
                 key = _header(scope, route.key_name or "")
             elif route.key_column is not None:
                 key = str(rows[0][route.key_column])
-            answer = await self.dataplane.predict(deployment, rows, key=key, route=route)
+            answer = await self.dataplane.predict(
+                deployment, rows, key=key, route=route, request_id=request_id
+            )
             model, output = answer.model, answer.output
             served_version = str(model.version.version)
             if protocol == "native":

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shipyard.errors import DeploymentNotFound, ShipyardError
+from shipyard.monitoring.predlog import PredictionLogger
 from shipyard.serving.batching import BatcherClosed
 from shipyard.serving.model import PredictionOutput, ServedModel
 from shipyard.serving.routing import RoutingTable
@@ -57,8 +58,10 @@ class DataPlane:
         *,
         max_pending_mirrors: int = 256,
         flush_interval_s: float = 1.0,
+        predlog: PredictionLogger | None = None,
     ) -> None:
         self.routing = routing
+        self.predlog = predlog
         self.stats = StatsRecorder()
         self.process_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.max_pending_mirrors = max_pending_mirrors
@@ -87,6 +90,7 @@ class DataPlane:
         *,
         key: str | None = None,
         route: Route | None = None,
+        request_id: str = "",
     ) -> Answer:
         route = route or self.route(deployment)
         index = route.pick(key)
@@ -106,11 +110,25 @@ class DataPlane:
         except Exception as exc:
             self.stats.version(deployment, model.version.version).record_error()
             raise ModelFailed(f"model {model.key} failed: {type(exc).__name__}: {exc}") from exc
+        latency = time.perf_counter() - started
         self.stats.version(deployment, model.version.version).record(
-            time.perf_counter() - started, output.predictions, output.probabilities
+            latency, output.predictions, output.probabilities
         )
+        if self.predlog is not None:
+            self.predlog.log(
+                deployment,
+                model.version.version,
+                route.labels[index],
+                request_id,
+                latency,
+                model.validator.columns,
+                rows,
+                output.predictions,
+                output.probabilities,
+                route.log_policy,
+            )
         for other in route.mirrors.get(index, ()):
-            self._mirror(deployment, route, index, other, rows, output)
+            self._mirror(deployment, route, index, other, rows, output, request_id)
         return Answer(model, output, route.labels[index])
 
     async def _call(
@@ -132,6 +150,7 @@ class DataPlane:
         other: int,
         rows: list[list[Any]],
         output: PredictionOutput,
+        request_id: str = "",
     ) -> None:
         """Compare ``route.models[other]`` with the answer, without delaying it.
 
@@ -159,6 +178,8 @@ class DataPlane:
                 is_shadow,
                 route.models[subject].version.version,
                 route.models[reference].version.version,
+                f"shadow:{route.labels[other]}" if is_shadow else "",
+                request_id,
             )
         )
         self._pending_mirrors.add(task)
@@ -174,6 +195,8 @@ class DataPlane:
         is_shadow: bool,
         subject: int,
         reference: int,
+        shadow_arm: str = "",
+        request_id: str = "",
     ) -> None:
         started = time.perf_counter()
         try:
@@ -185,9 +208,23 @@ class DataPlane:
             logger.debug("mirror to %s dropped: %s", model.key, exc)
             return
         if is_shadow:
+            latency = time.perf_counter() - started
             self.stats.version(deployment, model.version.version).record(
-                time.perf_counter() - started, mirrored.predictions, mirrored.probabilities
+                latency, mirrored.predictions, mirrored.probabilities
             )
+            if self.predlog is not None:
+                self.predlog.log(
+                    deployment,
+                    model.version.version,
+                    shadow_arm,
+                    request_id,
+                    latency,
+                    model.validator.columns,
+                    rows,
+                    mirrored.predictions,
+                    mirrored.probabilities,
+                    route.log_policy,
+                )
         new, old = (mirrored, answer) if is_shadow else (answer, mirrored)
         self.stats.pair(deployment, subject, reference).record(
             new.predictions,

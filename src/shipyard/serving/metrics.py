@@ -112,6 +112,10 @@ class ServingMetrics:
             child = self._in_flight_children[deployment] = self.in_flight.labels(deployment)
         child.inc(delta)
 
+    def watch_prediction_log(self, counters: Any) -> None:
+        """Expose the prediction log's counters (read at scrape time, no hot-path cost)."""
+        self.registry.register(_PredictionLogCollector(counters))
+
     def batch_observer(self, model: str) -> ModelBatchObserver:
         return ModelBatchObserver(self, model)
 
@@ -134,3 +138,23 @@ class ModelBatchObserver:
 
     def observe_queue_depth(self, depth: int) -> None:
         self._depth.set(depth)
+
+
+class _PredictionLogCollector:
+    def __init__(self, counters: Any) -> None:
+        self.counters = counters
+
+    def collect(self) -> Any:
+        from prometheus_client.core import CounterMetricFamily
+
+        family = CounterMetricFamily(
+            "shipyard_prediction_log_records",
+            "Prediction log records by outcome.",
+            labels=["outcome"],
+        )
+        for outcome in ("logged", "dropped_full", "dropped_write", "sampled_out"):
+            family.add_metric([outcome], getattr(self.counters, outcome))
+        yield family
+
+    def describe(self) -> list[Any]:
+        return []

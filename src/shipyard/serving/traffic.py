@@ -13,6 +13,7 @@ to the same arm in every process and after every restart.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import random
 import zlib
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from shipyard.deploy.policy import (
 )
 from shipyard.entities import Deployment
 from shipyard.errors import InvalidInput
+from shipyard.monitoring.predlog import LogPolicy
 from shipyard.serving.model import ServedModel
 
 BUCKETS = 10_000
@@ -49,9 +51,19 @@ class Route:
     key_source: str | None = None  # "header" | "field"
     key_name: str | None = None
     key_column: int | None = None
+    log_policy: LogPolicy | None = None
 
     @classmethod
     def build(
+        cls, deployment: Deployment, policy: Policy, models: tuple[ServedModel, ...]
+    ) -> Route:
+        route = cls._build(deployment, policy, models)
+        return dataclasses.replace(
+            route, log_policy=LogPolicy.from_dict(deployment.config.get("log"))
+        )
+
+    @classmethod
+    def _build(
         cls, deployment: Deployment, policy: Policy, models: tuple[ServedModel, ...]
     ) -> Route:
         labels = tuple(ref_label(ref) for ref in policy.targets)

@@ -9,6 +9,7 @@ from shipyard.store import migrate
 from shipyard.store.artifacts import ArtifactRef, ArtifactStore, Tree
 from shipyard.store.database import Database
 from shipyard.store.deploy_store import DeployStore
+from shipyard.store.feedback_store import FeedbackStore
 from shipyard.store.lease_store import LeaseStore
 from shipyard.store.registry_store import NewVersion, RegistryStore
 from shipyard.store.rollout_store import RolloutStore
@@ -45,6 +46,7 @@ class Store:
     leases: LeaseStore
     webhooks: WebhookStore
     events: EventFeed
+    feedback: FeedbackStore
 
     def close(self) -> None:
         self.db.dispose()
@@ -68,4 +70,5 @@ def open_store(settings: StoreSettings) -> Store:
         LeaseStore(db),
         WebhookStore(db),
         EventFeed(db),
+        FeedbackStore(db),
     )

@@ -144,6 +144,39 @@ class ArtifactStore:
         """The object's own file when the store is a local folder (not verified)."""
         return Path(self.key(sha256)) if self.is_local else None
 
+    # -- named files (logs: append-only, not content-addressed) -----------------
+    def _named(self, relpath: str) -> str:
+        if relpath.startswith("/") or ".." in relpath.split("/") or relpath.startswith("objects/"):
+            raise InvalidInput(f"invalid artifact path {relpath!r}")
+        return f"{self.root}/{relpath}"
+
+    def put_path(self, relpath: str, data: bytes) -> None:
+        """Write a named file atomically (temp + rename); readers never see half of it."""
+        final = self._named(relpath)
+        temp = self._temp_key()
+        self.fs.makedirs(temp.rsplit("/", 1)[0], exist_ok=True)
+        with self.fs.open(temp, "wb") as handle:
+            handle.write(data)
+        self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
+        if self.is_local:
+            os.replace(temp, final)
+        else:
+            self.fs.mv(temp, final)
+
+    def list_paths(self, prefix: str) -> list[str]:
+        """Named files below ``prefix`` (relative paths, sorted)."""
+        base = self._named(prefix.rstrip("/"))
+        if not self.fs.exists(base):
+            return []
+        found = self.fs.find(base)
+        start = len(self.root) + 1
+        return sorted(path[start:] if path.startswith(self.root) else path for path in found)
+
+    def read_path(self, relpath: str) -> bytes:
+        with self.fs.open(self._named(relpath), "rb") as handle:
+            data: bytes = handle.read()
+            return data
+
     # -- trees (folders) ----------------------------------------------------
     def put_tree(self, folder: Path) -> ArtifactRef:
         """Store every file below ``folder``; return the manifest's reference."""

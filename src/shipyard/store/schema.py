@@ -290,3 +290,15 @@ class Webhook(Base):
     url: Mapped[str] = mapped_column(Text)
     events: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Feedback(Base):
+    """A ground-truth label for one predicted row, joined to the log by request id."""
+
+    __tablename__ = "feedback"
+
+    deployment: Mapped[str] = mapped_column(String(256), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    row: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label: Mapped[str] = mapped_column(Text)
+    at: Mapped[int] = mapped_column(BigInteger, index=True)

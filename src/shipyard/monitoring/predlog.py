@@ -1,0 +1,300 @@
+"""The prediction log: every served prediction, written off the request path.
+
+``PredictionLogger.log`` is called on the serving hot path and only appends a
+tuple to a bounded queue (or counts a drop when the queue is full). A writer
+thread drains the queue in batches and writes columnar Parquet segments to
+the artifact store, partitioned by deployment, date and hour, one file per
+batch and process: ``predictions/deployment=D/date=YYYY-MM-DD/hour=HH/<process>-<n>.parquet``.
+A slow or failing store costs dropped log records (counted), never a failed
+or slowed request. Listed input fields are dropped or hashed before they are
+queued (PII), and a per-deployment sampling rate thins the log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import logging
+import queue
+import random
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from shipyard.store.artifacts import ArtifactStore
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "predictions"
+
+
+@dataclass(frozen=True)
+class LogPolicy:
+    """Per-deployment logging: sampling and PII handling of input fields."""
+
+    sample_rate: float = 1.0
+    drop: tuple[str, ...] = ()
+    hash: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> LogPolicy:
+        data = data or {}
+        return cls(
+            float(data.get("sample_rate", 1.0)),
+            tuple(data.get("drop", ())),
+            tuple(data.get("hash", ())),
+        )
+
+
+@dataclass
+class LogCounters:
+    logged: int = 0
+    dropped_full: int = 0
+    dropped_write: int = 0
+    sampled_out: int = 0
+    segments: int = 0
+
+
+@dataclass(frozen=True)
+class _Record:
+    deployment: str
+    version: int
+    arm: str
+    request_id: str
+    at_ms: int
+    latency_ms: float
+    columns: tuple[str, ...]
+    rows: list[list[Any]]
+    predictions: list[Any]
+    probabilities: list[list[float]] | None
+
+
+def _hashed(value: Any) -> str | None:
+    if value is None:
+        return None
+    return hashlib.sha256(str(value).encode()).hexdigest()[:32]
+
+
+@dataclass
+class PredictionLogger:
+    artifacts: ArtifactStore
+    process_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    max_queue: int = 100_000
+    batch_size: int = 20_000
+    flush_interval_s: float = 1.0
+    counters: LogCounters = field(default_factory=LogCounters)
+
+    def __post_init__(self) -> None:
+        self._queue: queue.Queue[_Record] = queue.Queue(maxsize=self.max_queue)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._sequence = 0
+
+    # -- hot path ------------------------------------------------------------------
+    def log(
+        self,
+        deployment: str,
+        version: int,
+        arm: str,
+        request_id: str,
+        latency_s: float,
+        columns: Sequence[str],
+        rows: list[list[Any]],
+        predictions: list[Any],
+        probabilities: list[list[float]] | None,
+        policy: LogPolicy | None = None,
+    ) -> None:
+        if policy is not None:
+            if policy.sample_rate < 1.0 and random.random() >= policy.sample_rate:
+                self.counters.sampled_out += 1
+                return
+            columns, rows = self._protect(policy, columns, rows)
+        record = _Record(
+            deployment,
+            version,
+            arm,
+            request_id,
+            int(time.time() * 1000),
+            latency_s * 1000,
+            tuple(columns),
+            rows,
+            predictions,
+            probabilities,
+        )
+        try:
+            self._queue.put_nowait(record)
+        except queue.Full:
+            self.counters.dropped_full += 1
+
+    @staticmethod
+    def _protect(
+        policy: LogPolicy, columns: Sequence[str], rows: list[list[Any]]
+    ) -> tuple[Sequence[str], list[list[Any]]]:
+        if not policy.drop and not policy.hash:
+            return columns, rows
+        keep = [i for i, c in enumerate(columns) if c not in policy.drop]
+        hashed = {i for i, c in enumerate(columns) if c in policy.hash}
+        new_rows = [[_hashed(row[i]) if i in hashed else row[i] for i in keep] for row in rows]
+        return [columns[i] for i in keep], new_rows
+
+    # -- writer ----------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._stop.wait(self.flush_interval_s)
+            self.flush()
+        self.flush()
+
+    def flush(self) -> None:
+        """Write everything queued now (called by the writer thread, or at shutdown)."""
+        while True:
+            batch: list[_Record] = []
+            while len(batch) < self.batch_size:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if not batch:
+                return
+            self._write(batch)
+
+    def _write(self, batch: list[_Record]) -> None:
+        groups: dict[tuple[str, str, str, tuple[str, ...]], list[_Record]] = {}
+        for record in batch:
+            moment = dt.datetime.fromtimestamp(record.at_ms / 1000, tz=dt.UTC)
+            key = (
+                record.deployment,
+                moment.strftime("%Y-%m-%d"),
+                moment.strftime("%H"),
+                record.columns,
+            )
+            groups.setdefault(key, []).append(record)
+        for (deployment, date, hour, columns), records in groups.items():
+            rows_written = sum(len(r.rows) for r in records)
+            try:
+                table = _to_table(columns, records)
+                self._sequence += 1
+                path = (
+                    f"{PREFIX}/deployment={deployment}/date={date}/hour={hour}/"
+                    f"{self.process_id}-{self._sequence:08d}.parquet"
+                )
+                buffer = io.BytesIO()
+                pq.write_table(table, buffer, compression="zstd")
+                self.artifacts.put_path(path, buffer.getvalue())
+                self.counters.logged += rows_written
+                self.counters.segments += 1
+            except Exception as exc:  # never let logging hurt serving: count and go on
+                self.counters.dropped_write += rows_written
+                logger.warning(
+                    "prediction log: %d record(s) of %s not written: %s",
+                    rows_written,
+                    deployment,
+                    exc,
+                )
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout_s)
+
+
+def _to_table(columns: tuple[str, ...], records: list[_Record]) -> pa.Table:
+    """One row per predicted row: request fields, every input column, the outputs."""
+    data: dict[str, list[Any]] = {
+        name: []
+        for name in (
+            "request_id",
+            "row",
+            "at_ms",
+            "version",
+            "arm",
+            "latency_ms",
+            "prediction",
+            "score",
+        )
+    }
+    inputs: list[list[Any]] = [[] for _ in columns]
+    probabilities: list[list[float] | None] = []
+    for record in records:
+        for index, row in enumerate(record.rows):
+            data["request_id"].append(record.request_id)
+            data["row"].append(index)
+            data["at_ms"].append(record.at_ms)
+            data["version"].append(record.version)
+            data["arm"].append(record.arm)
+            data["latency_ms"].append(record.latency_ms)
+            prediction = record.predictions[index]
+            data["prediction"].append(str(prediction))
+            scores = record.probabilities[index] if record.probabilities is not None else None
+            probabilities.append(scores)
+            data["score"].append(
+                scores[1]
+                if scores is not None and len(scores) == 2
+                else (max(scores) if scores else _as_float(prediction))
+            )
+            for position, value in enumerate(row):
+                inputs[position].append(value)
+    arrays = {name: pa.array(values) for name, values in data.items()}
+    arrays["probabilities"] = pa.array(probabilities, type=pa.list_(pa.float64()))
+    for name, values in zip(columns, inputs, strict=True):
+        arrays[f"in.{name}"] = pa.array(values)
+    return pa.table(arrays)
+
+
+def _as_float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def read_predictions(
+    artifacts: ArtifactStore,
+    deployment: str,
+    *,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+) -> pa.Table:
+    """Every logged row of ``deployment`` in [since, until), merged across processes."""
+    paths = artifacts.list_paths(f"{PREFIX}/deployment={deployment}")
+    if since_ms is not None:
+        floor = dt.datetime.fromtimestamp(since_ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d/hour=%H")
+        paths = [p for p in paths if _partition(p) >= floor]
+    if until_ms is not None:
+        ceiling = dt.datetime.fromtimestamp(until_ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d/hour=%H")
+        paths = [p for p in paths if _partition(p) <= ceiling]
+    tables = [
+        pq.read_table(io.BytesIO(artifacts.read_path(p))) for p in paths if p.endswith(".parquet")
+    ]
+    if not tables:
+        return pa.table(
+            {"request_id": pa.array([], pa.string()), "at_ms": pa.array([], pa.int64())}
+        )
+    table = pa.concat_tables(tables, promote_options="permissive")
+    if since_ms is not None or until_ms is not None:
+        import pyarrow.compute as pc
+
+        mask = pc.greater_equal(table["at_ms"], since_ms or 0)
+        if until_ms is not None:
+            mask = pc.and_(mask, pc.less(table["at_ms"], until_ms))
+        table = table.filter(mask)
+    return table
+
+
+def _partition(path: str) -> str:
+    """``date=YYYY-MM-DD/hour=HH`` of a segment path, as ``YYYY-MM-DD/hour=HH``."""
+    parts = path.split("/")
+    date = next((p[5:] for p in parts if p.startswith("date=")), "")
+    hour = next((p for p in parts if p.startswith("hour=")), "")
+    return f"{date}/{hour}"
