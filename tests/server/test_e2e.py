@@ -168,6 +168,7 @@ def test_two_workers_serve_and_report_metrics(workspace: Client, records) -> Non
         _stop(process)
 
 
+@pytest.mark.timeout(480)
 def test_rollouts_under_load_promote_then_roll_back_with_no_failed_request(
     workspace: Client, records, breast_cancer
 ) -> None:
@@ -185,11 +186,15 @@ def test_rollouts_under_load_promote_then_roll_back_with_no_failed_request(
     bad = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, 1 - y)
     workspace.register_model(good, name="cancer", sample_input=X[:50])  # v3
     workspace.register_model(bad, name="cancer", sample_input=X[:50])  # v4
-    thresholds = Thresholds(min_requests=100, min_compared=100, min_divergence_samples=300)
+    # Sample minimums sized so that the 5% step gathers them in seconds on a quiet machine
+    # and within the deadline on a busy CI machine.
+    thresholds = Thresholds(
+        min_requests=100, min_compared=100, min_divergence_samples=150, max_divergence=0.2
+    )
     spec = {
         "steps": (5, 25, 50, 100),
         "interval_s": 1.5,
-        "deadline_s": 60,
+        "deadline_s": 180,
         "thresholds": thresholds,
     }
     rows = X.to_dict(orient="records")
@@ -232,7 +237,7 @@ def test_rollouts_under_load_promote_then_roll_back_with_no_failed_request(
 
     async def scenario() -> None:
         done = asyncio.Event()
-        await asyncio.wait_for(asyncio.gather(rollouts(done), load(done)), timeout=240)
+        await asyncio.wait_for(asyncio.gather(rollouts(done), load(done)), timeout=420)
 
     try:
         asyncio.run(scenario())
