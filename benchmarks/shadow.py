@@ -47,9 +47,13 @@ def _prepare(home: Path) -> tuple[Client, dict]:
     client = Client(settings=StoreSettings(home=home))
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, y)
     client.register_model(model, name="primary", sample_input=X[:50])
-    client.register_model(SlowShadow(model, delay_s=0.2), name="primary", sample_input=X[:50],
-                          flavor="pyfunc", code_paths=[str(ROOT / "benchmarks" /
-                                                           "shadow_models.py")])
+    client.register_model(
+        SlowShadow(model, delay_s=0.2),
+        name="primary",
+        sample_input=X[:50],
+        flavor="pyfunc",
+        code_paths=[str(ROOT / "benchmarks" / "shadow_models.py")],
+    )
     client.create_deployment("d", "primary/1")
     return client, {"inputs": X[:1].to_dict(orient="records")}
 
@@ -59,7 +63,9 @@ def _serve(home: Path) -> tuple[subprocess.Popen[bytes], str]:
     shipyard = str(Path(sys.executable).parent / "shipyard")
     process = subprocess.Popen(
         [shipyard, "--home", str(home), "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
         env={**os.environ, "SHIPYARD_STATS_FLUSH_S": "0.5"},
     )
     url = f"http://127.0.0.1:{port}"
@@ -74,11 +80,24 @@ def _serve(home: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 def _wrk(url: str, body: dict, duration: int, concurrency: int) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                     f"wrk.body = {json.dumps(json.dumps(body))}\n")
+        script.write(
+            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f"wrk.body = {json.dumps(json.dumps(body))}\n"
+        )
     output = subprocess.run(
-        ["wrk", "-t1", f"-c{concurrency}", f"-d{duration}s", "--latency", "-s", script.name,
-         f"{url}/v1/deployments/d/predict"], capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t1",
+            f"-c{concurrency}",
+            f"-d{duration}s",
+            "--latency",
+            "-s",
+            script.name,
+            f"{url}/v1/deployments/d/predict",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     os.unlink(script.name)
 
@@ -90,8 +109,12 @@ def _wrk(url: str, body: dict, duration: int, concurrency: int) -> dict[str, flo
 
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return {"rps": rate, "p50": millis("50"), "p99": millis("99"),
-            "non2xx": float(errors.group(1)) if errors else 0.0}
+    return {
+        "rps": rate,
+        "p50": millis("50"),
+        "p99": millis("99"),
+        "non2xx": float(errors.group(1)) if errors else 0.0,
+    }
 
 
 def main() -> None:
@@ -106,9 +129,15 @@ def main() -> None:
         client, body = _prepare(home)
         for _ in range(args.repeats):
             for name in results:
-                policy = (ShadowPolicy(ModelRef("primary", version=1),
-                                       (ModelRef("primary", version=2),), timeout_ms=1000)
-                          if name.startswith("shadow") else None)
+                policy = (
+                    ShadowPolicy(
+                        ModelRef("primary", version=1),
+                        (ModelRef("primary", version=2),),
+                        timeout_ms=1000,
+                    )
+                    if name.startswith("shadow")
+                    else None
+                )
                 if policy is None:
                     client.update_deployment("d", model="primary/1")
                 else:
@@ -121,8 +150,10 @@ def main() -> None:
                     os.killpg(process.pid, signal.SIGTERM)
                     process.wait(timeout=60)
         pair = PairStats.merged(client.store.stats.read("d", "pair", "2~1", 0))
-    print(f"\nprimary latency with and without a 200 ms shadow, concurrency {args.concurrency}, "
-          f"median of {args.repeats} x {args.duration} s")
+    print(
+        f"\nprimary latency with and without a 200 ms shadow, concurrency {args.concurrency}, "
+        f"median of {args.repeats} x {args.duration} s"
+    )
     print(f"{'policy':<18}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
     medians = {}
     for name, runs in results.items():
@@ -130,8 +161,10 @@ def main() -> None:
         m = medians[name]
         print(f"{name:<18}{m['rps']:>10.0f}{m['p50']:>10.2f}{m['p99']:>10.2f}{m['non2xx']:>10.0f}")
     ratio = medians["shadow (200 ms)"]["p99"] / medians["single"]["p99"]
-    print(f"p99 ratio shadow/single: {ratio:.2f}; shadow comparisons made {pair.compared}, "
-          f"dropped (slow/over limit) {pair.dropped}")
+    print(
+        f"p99 ratio shadow/single: {ratio:.2f}; shadow comparisons made {pair.compared}, "
+        f"dropped (slow/over limit) {pair.dropped}"
+    )
 
 
 if __name__ == "__main__":

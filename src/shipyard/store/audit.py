@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from shipyard.store.schema import AuditEvent
+from shipyard.store.schema import AuditEvent, Base
 
 
 def now_ms() -> int:
@@ -24,8 +24,9 @@ def record_event(
     object_id: str,
     details: dict[str, Any] | None = None,
 ) -> None:
-    session.add(
-        AuditEvent(
+    # A Core insert: the same row without an ORM object and unit-of-work flush per mutation.
+    session.execute(
+        insert(Base.metadata.tables["audit_events"]).values(
             at=now_ms(),
             actor=actor,
             action=action,

@@ -131,13 +131,16 @@ class TrackingStore:
     ) -> None:
         """Flush what is left and close the run, in one transaction."""
         with self.db.write() as session:
-            self._require_run(session, run_id)
-            self._write_batch(session, run_id, params or {}, metrics, tags or {})
-            session.execute(
-                update(Run)
-                .where(Run.id == run_id)
+            # The UPDATE's row count doubles as the existence check (no ORM load of the run).
+            table = Base.metadata.tables["runs"]
+            closed = session.connection().execute(
+                update(table)
+                .where(table.c.id == run_id)
                 .values(status=status, end_time=end_time, error=error)
             )
+            if closed.rowcount == 0:
+                raise RunNotFound(run_id)
+            self._write_batch(session, run_id, params or {}, metrics, tags or {})
             record_event(
                 session,
                 actor=actor,
