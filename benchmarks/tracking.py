@@ -991,8 +991,9 @@ def print_report(console: Any, plan: Plan, sides: dict[str, dict[str, Any]]) -> 
     console.print(
         "MLflow ref = the CEO's earlier MLflow numbers on this machine; '(ref)' ratios use them "
         "when MLflow could not run. (b) batch: MLflow MlflowClient.log_batch vs Shipyard "
-        "run.log_batch, each one call that returns once the points are written. (d): MLflow registers one already-logged model; Shipyard serializes, "
-        "hashes, stores and infers the signature of a distinct model each time. gc.collect() "
+        "run.log_batch, each one call that returns once the points are written. (d): MLflow "
+        "registers one already-logged model; Shipyard serializes, hashes, stores and infers the "
+        "signature of a distinct model each time. gc.collect() "
         "runs before each timed section; the collector stays on while timing, except in the "
         "(f) call loops (timeit-style)."
     )
