@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 
 from shipyard.cli.app import console, state
-from shipyard.cli.output import fmt_number, print_json, table
+from shipyard.cli.output import fmt_number, print_json, table, when
 from shipyard.deploy.rollouts import parse_duration
+from shipyard.errors import InvalidInput
 
 feedback_app = typer.Typer(help="Ground-truth labels for served predictions.", no_args_is_help=True)
 monitor_app = typer.Typer(
@@ -86,3 +87,151 @@ def quality(
             for r in results
         ],
     )
+
+
+def _read_spec(path: Path) -> dict:
+    import json
+
+    import yaml
+
+    try:
+        text = path.read_text()
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise InvalidInput(f"cannot read monitor spec {str(path)!r}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput(f"monitor spec {str(path)!r} must be a mapping")
+    return data
+
+
+@monitor_app.command("create")
+def create(
+    name: str,
+    deployment: Annotated[str | None, typer.Option("--deployment", "-d")] = None,
+    window: Annotated[str, typer.Option("--window", "-w", help="e.g. 1h")] = "1h",
+    every: Annotated[str, typer.Option("--every", help="Schedule, e.g. 5m")] = "5m",
+    rule: Annotated[
+        list[str] | None, typer.Option("--rule", help="'drift_share >= 0.3' (repeatable)")
+    ] = None,
+    severity: Annotated[str, typer.Option(help="info, warning or critical")] = "warning",
+    for_: Annotated[str, typer.Option("--for", help="How long a rule must hold to fire")] = "0s",
+    spec: Annotated[Path | None, typer.Option("--spec", help="YAML/JSON monitor spec")] = None,
+) -> None:
+    """Create a monitor; `shipyard serve` runs it on its schedule."""
+    if spec is not None:
+        data = _read_spec(spec)
+        if deployment:
+            data["deployment"] = deployment
+    else:
+        if deployment is None:
+            raise InvalidInput("name the deployment with --deployment (or give --spec)")
+        data = {
+            "deployment": deployment,
+            "window_s": parse_duration(window),
+            "interval_s": parse_duration(every),
+            "rules": [
+                {"when": r, "severity": severity, "for_s": parse_duration(for_)} for r in rule or []
+            ],
+        }
+    record = state.client.create_monitor(name, data)
+    console.print(
+        f"monitor [bold]{name}[/] on {record.deployment}: every "
+        f"{record.spec['interval_s']:g} s over {record.spec['window_s']:g} s, "
+        f"{len(record.spec['rules'])} rule(s)"
+    )
+
+
+@monitor_app.command("list")
+def list_monitors(as_json: JsonFlag = False) -> None:
+    records = state.client.list_monitors()
+    if as_json:
+        print_json([r.to_dict() for r in records])
+        return
+    table(
+        None,
+        ["monitor", "deployment", "every s", "window s", "rules"],
+        [
+            (
+                r.name,
+                r.deployment,
+                r.spec["interval_s"],
+                r.spec["window_s"],
+                "; ".join(f"{x['metric']} {x['op']} {x['threshold']}" for x in r.spec["rules"]),
+            )
+            for r in records
+        ],
+    )
+
+
+@monitor_app.command("run")
+def run_now(name: str, as_json: JsonFlag = False) -> None:
+    """Evaluate a monitor now and advance its alerts."""
+    values = state.client.run_monitor(name)
+    if as_json:
+        print_json(values)
+        return
+    table(
+        f"monitor {name}",
+        ["metric", "value"],
+        [(k, fmt_number(v)) for k, v in sorted(values.items())],
+    )
+
+
+@monitor_app.command("results")
+def results(
+    name: str,
+    metric: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option()] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """The stored time series of a monitor's values."""
+    rows = state.client.monitor_results(name, metric, limit)
+    if as_json:
+        print_json(rows)
+        return
+    table(
+        None,
+        ["when", "metric", "value"],
+        [(when(r["at"]), r["metric"], fmt_number(r["value"])) for r in rows],
+    )
+
+
+@monitor_app.command("alerts")
+def alerts(
+    monitor: Annotated[str | None, typer.Argument()] = None,
+    open_only: Annotated[bool, typer.Option("--open")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    records = state.client.alerts(monitor, open_only=open_only)
+    if as_json:
+        print_json([a.to_dict() for a in records])
+        return
+    table(
+        None,
+        ["id", "monitor", "rule", "severity", "status", "since", "message"],
+        [
+            (a.id, a.monitor, a.rule, a.severity, a.status, when(a.started_at), a.message)
+            for a in records
+        ],
+    )
+
+
+@monitor_app.command("report")
+def report(
+    deployment: str,
+    window: Window = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write HTML here")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """A self-contained HTML report (or --json): distributions, drift, quality over time."""
+    from shipyard.monitoring.report import render_html
+
+    data = state.client.monitor_report(
+        deployment, window_s=parse_duration(window) if window else None
+    )
+    if as_json:
+        print_json(data)
+        return
+    target = out or Path(f"{deployment}-report.html")
+    target.write_text(render_html(data))
+    console.print(f"wrote {target} ({data['rows']:,} rows)")

@@ -21,7 +21,7 @@ from shipyard.store import Store
 logger = logging.getLogger(__name__)
 
 LEASE = "webhook-dispatcher"
-FORWARDED = ("deployment.", "rollout.", "alias.")
+FORWARDED = ("deployment.", "rollout.", "alias.", "alert.")
 
 
 def matches(action: str, subscribed: list[str]) -> bool:

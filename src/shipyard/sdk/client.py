@@ -29,8 +29,10 @@ from shipyard.entities import (
     Run,
 )
 from shipyard.errors import InvalidInput, NotFound
+from shipyard.monitoring import monitors, report
 from shipyard.monitoring import service as monitoring
 from shipyard.monitoring.drift import DatasetDrift, DriftConfig
+from shipyard.monitoring.monitors import MonitorSpec
 from shipyard.monitoring.quality import QualityResult
 from shipyard.names import check_alias, check_name
 from shipyard.query import parse_filter, parse_order_by
@@ -40,6 +42,7 @@ from shipyard.registry.uri import parse_model_uri
 from shipyard.sdk.run import ActiveRun
 from shipyard.store import Store, open_store
 from shipyard.store.audit import list_events
+from shipyard.store.monitor_store import AlertRecord, MonitorRecord
 from shipyard.store.rollout_store import RolloutEventRecord, RolloutRecord
 from shipyard.tracking.service import check_key, metric_value, param_value, start_run_record
 
@@ -386,6 +389,38 @@ class Client:
         self, deployment: str, *, window_s: float | None = None, by: str | None = None
     ) -> list[QualityResult]:
         return monitoring.quality(self.store, deployment, window_s, by)
+
+    def create_monitor(self, name: str, spec: MonitorSpec | dict[str, Any]) -> MonitorRecord:
+        """A monitor over a deployment: window, schedule and alert rules."""
+        check_name(name, "monitor")
+        parsed = spec if isinstance(spec, MonitorSpec) else MonitorSpec.from_dict(spec)
+        self.store.deployments.get(parsed.deployment)
+        return self.store.monitors.create(
+            name, parsed.deployment, parsed.to_dict(), actor=self.actor
+        )
+
+    def list_monitors(self) -> list[MonitorRecord]:
+        return self.store.monitors.all()
+
+    def delete_monitor(self, name: str) -> None:
+        self.store.monitors.delete(name, actor=self.actor)
+
+    def run_monitor(self, name: str) -> dict[str, float | None]:
+        """Evaluate a monitor now (the server also runs it on its schedule)."""
+        return monitors.run_monitor(self.store, name)
+
+    def monitor_results(
+        self, name: str, metric: str | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        self.store.monitors.get(name)
+        return self.store.monitors.results(name, metric, limit)
+
+    def monitor_report(self, deployment: str, *, window_s: float | None = None) -> dict[str, Any]:
+        """Drift, distributions and quality of a window as data (see report.render_html)."""
+        return report.build_report(self.store, deployment, window_s)
+
+    def alerts(self, monitor: str | None = None, *, open_only: bool = False) -> list[AlertRecord]:
+        return self.store.monitors.alerts(monitor, open_only=open_only)
 
     # -- webhooks -----------------------------------------------------------------
     def add_webhook(self, url: str, events: list[str] | None = None) -> int:

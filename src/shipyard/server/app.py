@@ -22,6 +22,7 @@ from shipyard.config import ServerSettings, StoreSettings
 from shipyard.deploy.rollouts import RolloutController
 from shipyard.deploy.webhooks import WebhookDispatcher
 from shipyard.errors import Conflict, InvalidInput, NotFound, ShipyardError
+from shipyard.monitoring.monitors import MonitorRunner
 from shipyard.monitoring.predlog import PredictionLogger
 from shipyard.sdk.client import Client
 from shipyard.server import control
@@ -72,6 +73,10 @@ def create_app(
         else None
     )
     dataplane = DataPlane(routing, flush_interval_s=settings.stats_flush_s, predlog=predlog)
+    monitor_runner = MonitorRunner(
+        client.store, dataplane.process_id, tick_s=settings.controller_tick_s
+    )
+    metrics.watch_monitors(monitor_runner.latest)
     if predlog is not None:
         metrics.watch_prediction_log(predlog.counters)
 
@@ -88,11 +93,13 @@ def create_app(
         dispatcher = WebhookDispatcher(client.store, dataplane.process_id)
         controller.start()
         dispatcher.start()
+        monitor_runner.start()
         try:
             yield
         finally:
             await controller.close()
             await dispatcher.close()
+            await monitor_runner.close()
             await routing.close()  # drains every batcher before the process exits
             await dataplane.close()
             if predlog is not None:

@@ -205,3 +205,34 @@ def quality(
     name: str, client: ClientDep, window_s: float | None = None, by: str | None = None
 ) -> list[dict[str, Any]]:
     return [q.to_dict() for q in client.model_quality(name, window_s=window_s, by=by)]
+
+
+@router.get("/monitors", tags=["monitoring"])
+def list_monitors(client: ClientDep) -> list[dict[str, Any]]:
+    return [m.to_dict() for m in client.list_monitors()]
+
+
+@router.post("/monitors/{name}", status_code=201, tags=["monitoring"])
+def create_monitor(name: str, body: dict[str, Any], client: ClientDep) -> dict[str, Any]:
+    """Body: {"deployment": "fraud", "window_s": 3600, "interval_s": 300,
+    "rules": ["drift_share >= 0.3", {"when": "accuracy < 0.9", "severity": "critical"}]}."""
+    return client.create_monitor(name, body).to_dict()
+
+
+@router.post("/monitors/{name}/run", tags=["monitoring"])
+def run_monitor(name: str, client: ClientDep) -> dict[str, Any]:
+    return {"values": client.run_monitor(name)}
+
+
+@router.get("/monitors/{name}/results", tags=["monitoring"])
+def monitor_results(
+    name: str, client: ClientDep, metric: str | None = None, limit: int = 1000
+) -> list[dict[str, Any]]:
+    return client.monitor_results(name, metric, limit)
+
+
+@router.get("/alerts", tags=["monitoring"])
+def alerts(
+    client: ClientDep, monitor: str | None = None, open_only: bool = False
+) -> list[dict[str, Any]]:
+    return [a.to_dict() for a in client.alerts(monitor, open_only=open_only)]

@@ -116,6 +116,10 @@ class ServingMetrics:
         """Expose the prediction log's counters (read at scrape time, no hot-path cost)."""
         self.registry.register(_PredictionLogCollector(counters))
 
+    def watch_monitors(self, latest: dict[tuple[str, str], float]) -> None:
+        """Monitor values as gauges (``shipyard_monitor_value``), read at scrape time."""
+        self.registry.register(_MonitorCollector(latest))
+
     def batch_observer(self, model: str) -> ModelBatchObserver:
         return ModelBatchObserver(self, model)
 
@@ -154,6 +158,26 @@ class _PredictionLogCollector:
         )
         for outcome in ("logged", "dropped_full", "dropped_write", "sampled_out"):
             family.add_metric([outcome], getattr(self.counters, outcome))
+        yield family
+
+    def describe(self) -> list[Any]:
+        return []
+
+
+class _MonitorCollector:
+    def __init__(self, latest: dict[tuple[str, str], float]) -> None:
+        self.latest = latest
+
+    def collect(self) -> Any:
+        from prometheus_client.core import GaugeMetricFamily
+
+        family = GaugeMetricFamily(
+            "shipyard_monitor_value",
+            "Latest value of a monitor metric.",
+            labels=["monitor", "metric"],
+        )
+        for (monitor, metric), value in list(self.latest.items()):
+            family.add_metric([monitor, metric], value)
         yield family
 
     def describe(self) -> list[Any]:

@@ -11,6 +11,7 @@ from shipyard.store.database import Database
 from shipyard.store.deploy_store import DeployStore
 from shipyard.store.feedback_store import FeedbackStore
 from shipyard.store.lease_store import LeaseStore
+from shipyard.store.monitor_store import MonitorStore
 from shipyard.store.registry_store import NewVersion, RegistryStore
 from shipyard.store.rollout_store import RolloutStore
 from shipyard.store.stats_store import StatsStore
@@ -47,6 +48,7 @@ class Store:
     webhooks: WebhookStore
     events: EventFeed
     feedback: FeedbackStore
+    monitors: MonitorStore
 
     def close(self) -> None:
         self.db.dispose()
@@ -71,4 +73,5 @@ def open_store(settings: StoreSettings) -> Store:
         WebhookStore(db),
         EventFeed(db),
         FeedbackStore(db),
+        MonitorStore(db),
     )

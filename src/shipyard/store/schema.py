@@ -302,3 +302,47 @@ class Feedback(Base):
     row: Mapped[int] = mapped_column(Integer, primary_key=True)
     label: Mapped[str] = mapped_column(Text)
     at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class Monitor(Base):
+    """Checks over one deployment's traffic, run on a schedule, with alert rules."""
+
+    __tablename__ = "monitors"
+
+    name: Mapped[str] = mapped_column(String(256), primary_key=True)
+    deployment: Mapped[str] = mapped_column(String(256))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    last_run_at: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class MonitorResult(Base):
+    """One evaluated value of one monitor run: a time series per (monitor, metric)."""
+
+    __tablename__ = "monitor_results"
+    __table_args__ = (Index("ix_monitor_results_monitor_at", "monitor", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    monitor: Mapped[str] = mapped_column(String(256))
+    at: Mapped[int] = mapped_column(BigInteger)
+    metric: Mapped[str] = mapped_column(String(128))
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Alert(Base):
+    """One open (pending/firing) or resolved alert of a monitor rule."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_monitor_rule_status", "monitor", "rule", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    monitor: Mapped[str] = mapped_column(String(256))
+    rule: Mapped[str] = mapped_column(String(128))
+    severity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[int] = mapped_column(BigInteger)
+    fired_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    resolved_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
