@@ -88,7 +88,9 @@ def quickstart(
                 run.log_artifact(report)
             run.log_input("sklearn.breast_cancer", "bundled", None)
             progress.update(task, advance=1, description=steps[2])
-            version = run.register_model(model, name=MODEL_NAME, sample_input=X_test[:50])
+            version = run.register_model(
+                model, name=MODEL_NAME, sample_input=X_test[:50], reference_data=X_train
+            )
         progress.update(task, advance=1, description=steps[3])
 
         client.set_alias(MODEL_NAME, "champion", version.version)
@@ -104,6 +106,13 @@ def quickstart(
         progress.update(task, advance=1, description=steps[6])
 
         served = serve_and_call(client, MODEL_NAME, X_test)
+        labels = [
+            {"request_id": request_id, "label": int(y_test.iloc[row])}
+            for request_id, row in served.sent.items()
+        ]
+        client.add_feedback(MODEL_NAME, labels)  # ground truth arrives after the predictions
+        quality = client.model_quality(MODEL_NAME)[0]
+        drift = client.drift(MODEL_NAME)
         progress.update(task, advance=1, description=steps[7])
 
         retrain_params = {**params, "data": "train + half of the holdout"}
@@ -116,7 +125,7 @@ def quickstart(
                 {"auc": roc_auc_score(y_test[half:], challenger.predict_proba(X_test[half:])[:, 1])}
             )
             candidate = retrain.register_model(
-                challenger, name=MODEL_NAME, sample_input=X_test[:50]
+                challenger, name=MODEL_NAME, sample_input=X_test[:50], reference_data=X_train
             )
         client.set_alias(MODEL_NAME, "challenger", candidate.version)
         progress.update(task, advance=1, description=steps[8])
@@ -146,6 +155,12 @@ def quickstart(
         f"{served.mean_batch:.1f} per model call (adaptive micro-batching)"
     )
     console.print(
+        f"[green]✓[/] monitored: {quality.rows:,} predictions logged, {quality.labelled:,} "
+        f"labelled later: accuracy {quality.metrics.get('accuracy', float('nan')):.3f} "
+        f"(estimated without labels {quality.estimated.get('accuracy', float('nan')):.3f}); "
+        f"drift: {len(drift.drifted_columns)} of {len(drift.columns)} columns"
+    )
+    console.print(
         f"[green]✓[/] retrained v{candidate.version} as challenger; canary rollout "
         f"{rolled.rollout_id} v{rolled.baseline} → v{rolled.candidate} over steps "
         f"{[int(s) for s in rolled.steps]}% under {rolled.requests:,} live requests: "
@@ -168,5 +183,7 @@ def quickstart(
         f"shipyard models alias history {MODEL_NAME}",
         "shipyard deployments list",
         f"shipyard rollout status {MODEL_NAME}",
+        f"shipyard monitor quality {MODEL_NAME}",
+        f"shipyard monitor report {MODEL_NAME} --out report.html",
     ):
         console.print(f"  [cyan]{command}[/]")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ class ServingSummary:
     concurrency: int
     mean_batch: float
     example_file: Path
+    sent: dict[str, int]
 
 
 def serve_and_call(
@@ -72,7 +74,7 @@ def serve_and_call(
         oip_labels = next(o["data"] for o in oip.json()["outputs"] if o["name"] == "predict")
         if not labels == oip_labels == mlflow.json()["predictions"]:
             raise ShipyardError("the three protocols disagree; please report this")
-        asyncio.run(_load(url, name, X, requests, concurrency))
+        sent = asyncio.run(_load(url, name, X, requests, concurrency))
         mean_batch = _mean_batch_size(httpx.get(f"{url}/metrics").text)
     example_file = client.settings.home.resolve() / "quickstart-request.json"
     example_file.write_text(json.dumps({"inputs": records[:1]}))
@@ -83,6 +85,7 @@ def serve_and_call(
         concurrency=concurrency,
         mean_batch=mean_batch,
         example_file=example_file,
+        sent=sent,
     )
 
 
@@ -97,21 +100,32 @@ def _mean_batch_size(metrics: str) -> float:
     return total / count if count else 1.0
 
 
-async def _load(url: str, name: str, X: pd.DataFrame, total: int, concurrency: int) -> None:
-    bodies = [{"inputs": [row]} for row in X.head(total).to_dict(orient="records")]
-    bodies = (bodies * (total // max(len(bodies), 1) + 1))[:total]
-    queue: asyncio.Queue[dict] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
+async def _load(
+    url: str, name: str, X: pd.DataFrame, total: int, concurrency: int
+) -> dict[str, int]:
+    """Single-row requests with known request ids; returns request id -> row position."""
+    records = X.to_dict(orient="records")
+    token = uuid.uuid4().hex[:8]
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(total):
+        queue.put_nowait(i)
+    sent: dict[str, int] = {}
 
     async def worker(http: httpx.AsyncClient) -> None:
         while not queue.empty():
-            body = queue.get_nowait()
-            response = await http.post(f"{url}/v1/deployments/{name}/predict", json=body)
+            i = queue.get_nowait()
+            request_id = f"qs-{token}-{i}"
+            response = await http.post(
+                f"{url}/v1/deployments/{name}/predict",
+                json={"inputs": [records[i % len(records)]]},
+                headers={"x-request-id": request_id},
+            )
             response.raise_for_status()
+            sent[request_id] = i % len(records)
 
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency)) as http:
         await asyncio.gather(*(worker(http) for _ in range(concurrency)))
+    return sent
 
 
 @dataclass(frozen=True)
