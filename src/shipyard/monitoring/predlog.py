@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -210,45 +211,55 @@ class PredictionLogger:
 
 
 def _to_table(columns: tuple[str, ...], records: list[_Record]) -> pa.Table:
-    """One row per predicted row: request fields, every input column, the outputs."""
-    data: dict[str, list[Any]] = {
-        name: []
-        for name in (
-            "request_id",
-            "row",
-            "at_ms",
-            "version",
-            "arm",
-            "latency_ms",
-            "prediction",
-            "score",
-        )
+    """One row per predicted row: request fields, every input column, the outputs.
+
+    Built column-wise with numpy where possible: this runs in the writer thread
+    while holding the GIL, so it must stay short to not stall the event loop.
+    """
+    counts = [len(r.rows) for r in records]
+    repeat = np.repeat
+    arrays: dict[str, pa.Array] = {
+        "request_id": pa.array(
+            repeat(np.array([r.request_id for r in records], dtype=object), counts)
+        ),
+        "row": pa.array(np.concatenate([np.arange(n) for n in counts])),
+        "at_ms": pa.array(repeat(np.array([r.at_ms for r in records], dtype=np.int64), counts)),
+        "version": pa.array(repeat(np.array([r.version for r in records], dtype=np.int64), counts)),
+        "arm": pa.array(repeat(np.array([r.arm for r in records], dtype=object), counts)),
+        "latency_ms": pa.array(repeat(np.array([r.latency_ms for r in records]), counts)),
     }
-    inputs: list[list[Any]] = [[] for _ in columns]
-    probabilities: list[list[float] | None] = []
-    for record in records:
-        for index, row in enumerate(record.rows):
-            data["request_id"].append(record.request_id)
-            data["row"].append(index)
-            data["at_ms"].append(record.at_ms)
-            data["version"].append(record.version)
-            data["arm"].append(record.arm)
-            data["latency_ms"].append(record.latency_ms)
-            prediction = record.predictions[index]
-            data["prediction"].append(str(prediction))
-            scores = record.probabilities[index] if record.probabilities is not None else None
-            probabilities.append(scores)
-            data["score"].append(
-                scores[1]
-                if scores is not None and len(scores) == 2
-                else (max(scores) if scores else _as_float(prediction))
-            )
-            for position, value in enumerate(row):
-                inputs[position].append(value)
-    arrays = {name: pa.array(values) for name, values in data.items()}
-    arrays["probabilities"] = pa.array(probabilities, type=pa.list_(pa.float64()))
-    for name, values in zip(columns, inputs, strict=True):
-        arrays[f"in.{name}"] = pa.array(values)
+    predictions = [p for r in records for p in r.predictions]
+    arrays["prediction"] = pa.array([str(p) for p in predictions])
+    probabilities: list[list[float] | None] = [
+        row
+        for r in records
+        for row in (r.probabilities if r.probabilities is not None else [None] * len(r.rows))
+    ]
+    first = probabilities[0] if probabilities else None
+    if first is not None and all(p is not None and len(p) == len(first) for p in probabilities):
+        matrix = np.asarray(probabilities, dtype=np.float64)
+        width = matrix.shape[1]
+        arrays["score"] = pa.array(matrix[:, 1] if width == 2 else matrix.max(axis=1))
+        arrays["probabilities"] = pa.FixedSizeListArray.from_arrays(
+            pa.array(matrix.ravel()), width
+        ).cast(pa.list_(pa.float64()))
+    else:
+        arrays["score"] = pa.array(
+            [
+                (p[1] if len(p) == 2 else max(p)) if p else _as_float(v)
+                for p, v in zip(probabilities, predictions, strict=True)
+            ],
+            type=pa.float64(),
+        )
+        arrays["probabilities"] = pa.array(probabilities, type=pa.list_(pa.float64()))
+    rows = [row for r in records for row in r.rows]
+    try:
+        inputs = np.asarray(rows, dtype=np.float64)  # the common all-numeric case, in C
+        for position, name in enumerate(columns):
+            arrays[f"in.{name}"] = pa.array(inputs[:, position])
+    except (TypeError, ValueError):
+        for position, name in enumerate(columns):
+            arrays[f"in.{name}"] = pa.array([row[position] for row in rows])
     return pa.table(arrays)
 
 

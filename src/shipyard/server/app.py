@@ -8,6 +8,7 @@ is a FastAPI app: the control API, OIP and MLflow metadata/health routes,
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -83,6 +84,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(routing.load_initial)
+        # Everything loaded so far (libraries, models) lives as long as the process:
+        # keep it out of the collector's full passes, which otherwise stall requests.
+        gc.collect()
+        gc.freeze()
         routing.start_watching()
         dataplane.start_flushing()
         if predlog is not None:
