@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from shipyard.cli.app import console, state
-from shipyard.cli.output import fmt_number, print_json, table, when
+from shipyard.cli.output import fmt_number, print_json, read_spec, table, when
 from shipyard.deploy.rollouts import parse_duration
 from shipyard.errors import InvalidInput
 
@@ -89,21 +89,6 @@ def quality(
     )
 
 
-def _read_spec(path: Path) -> dict:
-    import json
-
-    import yaml
-
-    try:
-        text = path.read_text()
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise InvalidInput(f"cannot read monitor spec {str(path)!r}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise InvalidInput(f"monitor spec {str(path)!r} must be a mapping")
-    return data
-
-
 @monitor_app.command("create")
 def create(
     name: str,
@@ -119,7 +104,7 @@ def create(
 ) -> None:
     """Create a monitor; `shipyard serve` runs it on its schedule."""
     if spec is not None:
-        data = _read_spec(spec)
+        data = read_spec(spec, "monitor")
         if deployment:
             data["deployment"] = deployment
     else:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+import yaml
 from rich.table import Table
 
 from shipyard.cli.app import console
+from shipyard.errors import InvalidInput
 
 
 def print_json(data: Any) -> None:
@@ -33,3 +36,18 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
 
 def fmt_number(value: float | None) -> str:
     return "-" if value is None else f"{value:.6g}"
+
+
+def read_spec(path: Path, what: str) -> dict[str, Any]:
+    """A YAML or JSON mapping from a file, with a one-line error naming the problem."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {what} spec {str(path)!r}: {exc}") from exc
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise InvalidInput(f"{what} spec {str(path)!r} does not parse: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{what} spec {str(path)!r} must be a mapping")
+    return data

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 
 from shipyard.cli.app import console, state
-from shipyard.cli.output import print_json, table, when
+from shipyard.cli.output import print_json, read_spec, table, when
 from shipyard.deploy.analysis import Thresholds
 from shipyard.deploy.rollouts import RolloutSpec, parse_duration
 from shipyard.errors import InvalidInput
@@ -22,20 +20,6 @@ webhooks_app = typer.Typer(
     help="Send deployment and rollout events to HTTP endpoints.", no_args_is_help=True
 )
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-
-
-def _read_spec(path: Path) -> dict:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise InvalidInput(f"cannot read rollout spec {str(path)!r}: {exc}") from exc
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise InvalidInput(f"rollout spec {str(path)!r} does not parse: {exc}") from exc
-    if not isinstance(data, dict):
-        raise InvalidInput(f"rollout spec {str(path)!r} must be a mapping")
-    return data
 
 
 @rollout_app.command("start")
@@ -60,7 +44,7 @@ def start(
 ) -> None:
     """Start a rollout of DEPLOYMENT to a new version; the server's controller runs it."""
     if spec is not None:
-        data = _read_spec(spec)
+        data = read_spec(spec, "rollout")
         if to is not None:
             data["to"] = to
         rollout_spec = RolloutSpec.from_dict(data)
