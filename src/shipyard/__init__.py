@@ -20,7 +20,7 @@ from shipyard.errors import (
 )
 from shipyard.flavors import PythonModel
 from shipyard.registry.loaded import LoadedModel
-from shipyard.sdk import ActiveRun, Client, load_model, start_run
+from shipyard.sdk import ActiveRun, Client, load_dataset, load_model, log_dataset, start_run
 from shipyard.signature import Signature
 
 __version__ = "0.1.0"
@@ -45,6 +45,8 @@ __all__ = [
     "SignatureError",
     "UnsupportedModel",
     "__version__",
+    "load_dataset",
     "load_model",
+    "log_dataset",
     "start_run",
 ]

@@ -10,6 +10,7 @@ import typer
 
 from shipyard import __version__
 from shipyard.cli.app import console, handle_error, state
+from shipyard.cli.datasets import datasets_app, lineage
 from shipyard.cli.deployments import deployments_app
 from shipyard.cli.models import models_app
 from shipyard.cli.monitor import feedback_app, monitor_app
@@ -34,6 +35,8 @@ app.add_typer(rollout_app, name="rollout")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(monitor_app, name="monitor")
+app.add_typer(datasets_app, name="datasets")
+app.command("lineage")(lineage)
 app.command("quickstart")(quickstart)
 app.command("serve")(serve)
 

@@ -10,7 +10,16 @@ from shipyard.registry.loaded import LoadedModel
 from shipyard.sdk.client import Client, RunComparison
 from shipyard.sdk.run import ActiveRun
 
-__all__ = ["ActiveRun", "Client", "RunComparison", "default_client", "load_model", "start_run"]
+__all__ = [
+    "ActiveRun",
+    "Client",
+    "RunComparison",
+    "default_client",
+    "load_dataset",
+    "load_model",
+    "log_dataset",
+    "start_run",
+]
 
 _default: dict[tuple[str, str], Client] = {}
 _lock = threading.Lock()
@@ -39,6 +48,16 @@ def start_run(
 ) -> ActiveRun:
     """Start a run in the default workspace; use it as a context manager."""
     return default_client().start_run(experiment, params=params, tags=tags, name=name)
+
+
+def log_dataset(data: Any, *, name: str) -> Any:
+    """Add a DataFrame (or file/folder path) as a dataset version in the default workspace."""
+    return default_client().add_dataset(name, data)
+
+
+def load_dataset(uri: str, *, columns: list[str] | None = None) -> Any:
+    """Load ``datasets:/NAME/VERSION`` (recorded as an input of the current run)."""
+    return default_client().load_dataset(uri, columns=columns)
 
 
 def load_model(uri: str) -> LoadedModel:

@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from shipyard.config import StoreSettings, load_settings
+from shipyard.datasets import diff as dataset_diff
+from shipyard.datasets import lineage as dataset_lineage
+from shipyard.datasets import service as datasets
+from shipyard.datasets import validation
+from shipyard.datasets.lineage import Node as LineageNode
+from shipyard.datasets.validation import ValidationReport
 from shipyard.deploy import rollouts
 from shipyard.deploy import service as deploy
 from shipyard.deploy.analysis import CheckResult, analyze
@@ -39,9 +47,10 @@ from shipyard.query import parse_filter, parse_order_by
 from shipyard.registry import service as registry
 from shipyard.registry.loaded import LoadedModel
 from shipyard.registry.uri import parse_model_uri
-from shipyard.sdk.run import ActiveRun
+from shipyard.sdk.run import CURRENT_RUN, ActiveRun
 from shipyard.store import Store, open_store
 from shipyard.store.audit import list_events
+from shipyard.store.dataset_store import DatasetRecord
 from shipyard.store.monitor_store import AlertRecord, MonitorRecord
 from shipyard.store.rollout_store import RolloutEventRecord, RolloutRecord
 from shipyard.tracking.service import check_key, metric_value, param_value, start_run_record
@@ -421,6 +430,61 @@ class Client:
 
     def alerts(self, monitor: str | None = None, *, open_only: bool = False) -> list[AlertRecord]:
         return self.store.monitors.alerts(monitor, open_only=open_only)
+
+    # -- datasets -------------------------------------------------------------------
+    def add_dataset(self, name: str, source: Any) -> DatasetRecord:
+        """A new version from a CSV/Parquet file, a folder of them, or a DataFrame.
+
+        Content already stored under ``name`` returns that version instead.
+        """
+        record, _ = datasets.add_dataset(self.store, name, source, actor=self.actor)
+        return record
+
+    def get_dataset(self, name: str, version: int | None = None) -> DatasetRecord:
+        return self.store.datasets.get(name, version)
+
+    def list_datasets(self, name: str | None = None) -> list[DatasetRecord]:
+        return self.store.datasets.versions(name)
+
+    def load_dataset(self, uri: str, *, columns: list[str] | None = None) -> Any:
+        """``datasets:/NAME/VERSION`` (or ``@latest``) as a DataFrame, hash-verified.
+
+        Inside ``with start_run(...)`` the version is recorded as the run's input.
+        """
+        record = datasets.resolve(self.store, uri)
+        frame = datasets.read_table(self.store, record, columns).to_pandas()
+        run = CURRENT_RUN.get()
+        if run is not None:
+            run.log_input(record.name, record.version, record.sha256)
+        return frame
+
+    def dataset_batches(self, uri: str, batch_size: int = 100_000) -> Any:
+        """Chunks of a large version as DataFrames (verified before reading)."""
+        return datasets.iter_batches(self.store, datasets.resolve(self.store, uri), batch_size)
+
+    def diff_datasets(self, name: str, old: int, new: int) -> dict[str, Any]:
+        return dataset_diff.diff(self.store, name, old, new)
+
+    def expectations(self, name: str, *, infer_from: int | None = None) -> dict[str, Any]:
+        """The dataset's expectations, or ones inferred from a version."""
+        stored = None if infer_from is not None else self.store.datasets.expectations(name)
+        if stored is not None:
+            return stored
+        record = self.store.datasets.get(name, infer_from)
+        return validation.infer_expectations(record.schema)
+
+    def set_expectations(self, name: str, spec: dict[str, Any]) -> None:
+        validation.compile_schema(spec)  # refuse a spec that does not compile
+        self.store.datasets.get(name)
+        self.store.datasets.set_expectations(name, spec, actor=self.actor)
+
+    def validate_dataset(self, name: str, source: Any) -> ValidationReport:
+        """Check data (a path or DataFrame) against the dataset's expectations."""
+        frame = source if isinstance(source, pd.DataFrame) else datasets.read_source(source)
+        return validation.validate_frame(frame, self.expectations(name))
+
+    def lineage(self, uri: str) -> LineageNode:
+        return dataset_lineage.lineage(self.store, uri)
 
     # -- webhooks -----------------------------------------------------------------
     def add_webhook(self, url: str, events: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ flushed and closed by an ``atexit`` hook, so nothing logged is lost.
 from __future__ import annotations
 
 import atexit
+import contextvars
 import logging
 import os
 import time
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _OPEN_RUNS: weakref.WeakSet[ActiveRun] = weakref.WeakSet()
+# The run a ``with`` block is in: load_dataset records its input there.
+CURRENT_RUN: contextvars.ContextVar[ActiveRun | None] = contextvars.ContextVar(
+    "shipyard_current_run", default=None
+)
 
 
 class ActiveRun:
@@ -190,6 +195,7 @@ class ActiveRun:
         return self._client.get_run(self.id)
 
     def __enter__(self) -> ActiveRun:
+        self._token = CURRENT_RUN.set(self)
         return self
 
     def __exit__(
@@ -198,6 +204,9 @@ class ActiveRun:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        token = getattr(self, "_token", None)
+        if token is not None:
+            CURRENT_RUN.reset(token)
         if exc is None:
             self.end(RunStatus.FINISHED)
         elif isinstance(exc, KeyboardInterrupt):

@@ -8,6 +8,7 @@ from shipyard.config import StoreSettings
 from shipyard.store import migrate
 from shipyard.store.artifacts import ArtifactRef, ArtifactStore, Tree
 from shipyard.store.database import Database
+from shipyard.store.dataset_store import DatasetStore
 from shipyard.store.deploy_store import DeployStore
 from shipyard.store.feedback_store import FeedbackStore
 from shipyard.store.lease_store import LeaseStore
@@ -49,6 +50,7 @@ class Store:
     events: EventFeed
     feedback: FeedbackStore
     monitors: MonitorStore
+    datasets: DatasetStore
 
     def close(self) -> None:
         self.db.dispose()
@@ -74,4 +76,5 @@ def open_store(settings: StoreSettings) -> Store:
         EventFeed(db),
         FeedbackStore(db),
         MonitorStore(db),
+        DatasetStore(db),
     )

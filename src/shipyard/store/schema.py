@@ -346,3 +346,38 @@ class Alert(Base):
     started_at: Mapped[int] = mapped_column(BigInteger)
     fired_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     resolved_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class DatasetVersion(Base):
+    """An immutable, content-addressed snapshot of a dataset (v1, v2, ...)."""
+
+    __tablename__ = "dataset_versions"
+    __table_args__ = (
+        UniqueConstraint("name", "version", name="uq_dataset_versions"),
+        UniqueConstraint("name", "sha256", name="uq_dataset_content"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(256), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # file | folder | frame
+    format: Mapped[str] = mapped_column(String(16))  # csv | parquet
+    rows: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(BigInteger)
+    schema: Mapped[dict[str, Any]] = mapped_column(JSON)
+    profile_sha256: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    derived: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class DatasetExpectations(Base):
+    """The editable validation spec of a dataset (YAML-shaped JSON)."""
+
+    __tablename__ = "dataset_expectations"
+
+    name: Mapped[str] = mapped_column(String(256), primary_key=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
