@@ -12,9 +12,14 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "shipyard"
 # package -> the layer it belongs to; higher numbers sit above lower ones.
 LAYERS = {
     "cli": 3,
+    "server": 3,
     "sdk": 2,
     "tracking": 1,
     "registry": 1,
+    "deploy": 1,
+    "serving": 1,
+    "monitoring": 1,
+    "datasets": 1,
     "store": 0,
     "flavors": 0,
 }
