@@ -81,11 +81,12 @@ class ArtifactStore:
         self._publish(temp, ref)
         return ref
 
-    def put_file(self, path: str | os.PathLike[str]) -> ArtifactRef:
+    def put_file(self, path: str | os.PathLike[str], *, sha256: str | None = None) -> ArtifactRef:
+        """Store a file; pass ``sha256`` when the caller just computed it (large files)."""
         source = Path(path)
         if not source.is_file():
             raise InvalidInput(f"artifact path {str(source)!r} is not a readable file")
-        ref = ArtifactRef(sha256_file(source), source.stat().st_size)
+        ref = ArtifactRef(sha256 or sha256_file(source), source.stat().st_size)
         if self._has_intact(ref):
             return ref
         temp = self._temp_key()
