@@ -20,6 +20,7 @@ from shipyard.cli.quickstart_serving import roll_out, serve_and_call
 from shipyard.sdk.client import Client
 
 MODEL_NAME = "breast-cancer"
+DATASET = "breast-cancer-data"
 EXPERIMENT = "quickstart"
 
 
@@ -60,7 +61,10 @@ def quickstart(
     with progress:
         task = progress.add_task(steps[0], total=len(steps))
 
-        X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+        bundled = load_breast_cancer(as_frame=True).frame  # ships with scikit-learn
+        dataset = client.add_dataset(DATASET, bundled)  # a versioned, hash-verified snapshot
+        data = client.load_dataset(f"datasets:/{DATASET}/{dataset.version}")
+        X, y = data.drop(columns=["target"]), data["target"]
         X_train, X_test, y_train, y_test = train_test_split(
             X, y, test_size=0.25, random_state=seed, stratify=y
         )
@@ -86,7 +90,7 @@ def quickstart(
                 report = Path(folder) / "classification_report.txt"
                 report.write_text(classification_report(y_test, predicted))
                 run.log_artifact(report)
-            run.log_input("sklearn.breast_cancer", "bundled", None)
+            run.log_input(DATASET, dataset.version, dataset.sha256)
             progress.update(task, advance=1, description=steps[2])
             version = run.register_model(
                 model, name=MODEL_NAME, sample_input=X_test[:50], reference_data=X_train
@@ -118,6 +122,7 @@ def quickstart(
         retrain_params = {**params, "data": "train + half of the holdout"}
         half = len(X_test) // 2
         with client.start_run(EXPERIMENT, params=retrain_params, name="retrain") as retrain:
+            retrain.log_input(DATASET, dataset.version, dataset.sha256)
             challenger = make_pipeline(
                 StandardScaler(), LogisticRegression(C=params["C"], max_iter=params["max_iter"])
             ).fit(pd.concat([X_train, X_test[:half]]), pd.concat([y_train, y_test[:half]]))
@@ -134,6 +139,10 @@ def quickstart(
         progress.update(task, advance=1, description="done")
 
     console.print()
+    console.print(
+        f"[green]✓[/] dataset {dataset.uri}: {dataset.rows} rows, "
+        f"{len(dataset.schema['columns'])} columns, sha256 {dataset.sha256[:12]}…"
+    )
     console.print(
         f"[green]✓[/] tracked run [bold]{run.id}[/] in experiment '{EXPERIMENT}': "
         + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items())
@@ -183,6 +192,8 @@ def quickstart(
         f"shipyard models alias history {MODEL_NAME}",
         "shipyard deployments list",
         f"shipyard rollout status {MODEL_NAME}",
+        f"shipyard lineage models:/{MODEL_NAME}@champion",
+        f"shipyard lineage datasets:/{DATASET}/{dataset.version}",
         f"shipyard monitor quality {MODEL_NAME}",
         f"shipyard monitor report {MODEL_NAME} --out report.html",
     ):
