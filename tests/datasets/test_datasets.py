@@ -174,3 +174,26 @@ def test_a_folder_of_files_is_one_version(
     assert record.kind == "folder" and record.rows == 2000
     assert client.add_dataset("parts", folder).version == 1
     assert len(client.load_dataset("datasets:/parts/1")) == 2000
+
+
+def test_cleaning_is_recorded_and_replayed_identically(
+    client: Client, transactions: pd.DataFrame
+) -> None:
+    from shipyard.datasets.cleaning import apply_cleaning
+
+    raw = transactions.copy()
+    raw.loc[[1, 2], "amount"] = None
+    raw.loc[3, "country"] = None
+    client.add_dataset("tx", raw)
+    cleaned = client.clean_dataset("tx", 1, {"amount": "median", "country": "mode"})
+    assert cleaned.version == 2 and cleaned.derived["from"] == 1
+    median = raw["amount"].median()
+    assert cleaned.derived["fill_values"]["amount"] == pytest.approx(median)
+    data = client.load_dataset("datasets:/tx/2")
+    assert data["amount"].isna().sum() == 0 and data.loc[1, "amount"] == pytest.approx(median)
+    serving_rows = pd.DataFrame({"id": [1], "amount": [None], "country": [None], "fraud": [0]})
+    replayed = apply_cleaning(serving_rows, cleaned.derived)
+    assert replayed.loc[0, "amount"] == pytest.approx(median)
+    assert replayed.loc[0, "country"] == cleaned.derived["fill_values"]["country"]
+    with pytest.raises(InvalidInput, match="needs a numeric column"):
+        client.clean_dataset("tx", 1, {"country": "mean"})

@@ -16,10 +16,10 @@ from typing import Any
 import pandas as pd
 
 from shipyard.config import StoreSettings, load_settings
+from shipyard.datasets import cleaning, validation
 from shipyard.datasets import diff as dataset_diff
 from shipyard.datasets import lineage as dataset_lineage
 from shipyard.datasets import service as datasets
-from shipyard.datasets import validation
 from shipyard.datasets.lineage import Node as LineageNode
 from shipyard.datasets.validation import ValidationReport
 from shipyard.deploy import rollouts
@@ -461,6 +461,18 @@ class Client:
     def dataset_batches(self, uri: str, batch_size: int = 100_000) -> Any:
         """Chunks of a large version as DataFrames (verified before reading)."""
         return datasets.iter_batches(self.store, datasets.resolve(self.store, uri), batch_size)
+
+    def clean_dataset(self, name: str, version: int, strategies: dict[str, Any]) -> DatasetRecord:
+        """A new version with declared imputation (``{"amount": "median", ...}``) applied;
+        the fill values are recorded with it (replay them with ``apply_cleaning``)."""
+        frame = self.load_dataset(f"datasets:/{name}/{version}")
+        values = cleaning.fill_values(frame, strategies)
+        derived = {"from": version, "cleaning": strategies, "fill_values": values}
+        cleaned = cleaning.apply_cleaning(frame, derived)
+        record, _ = datasets.add_dataset(
+            self.store, name, cleaned, actor=self.actor, derived=derived
+        )
+        return record
 
     def diff_datasets(self, name: str, old: int, new: int) -> dict[str, Any]:
         return dataset_diff.diff(self.store, name, old, new)
