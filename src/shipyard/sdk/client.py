@@ -11,17 +11,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from shipyard.config import StoreSettings, load_settings
-from shipyard.datasets import cleaning, validation
-from shipyard.datasets import diff as dataset_diff
-from shipyard.datasets import lineage as dataset_lineage
-from shipyard.datasets import service as datasets
-from shipyard.datasets.lineage import Node as LineageNode
-from shipyard.datasets.validation import ValidationReport
 from shipyard.deploy import rollouts
 from shipyard.deploy import service as deploy
 from shipyard.deploy.analysis import CheckResult, analyze
@@ -37,11 +31,6 @@ from shipyard.entities import (
     Run,
 )
 from shipyard.errors import InvalidInput, NotFound
-from shipyard.monitoring import monitors, report
-from shipyard.monitoring import service as monitoring
-from shipyard.monitoring.drift import DatasetDrift, DriftConfig
-from shipyard.monitoring.monitors import MonitorSpec
-from shipyard.monitoring.quality import QualityResult
 from shipyard.names import check_alias, check_name
 from shipyard.query import parse_filter, parse_order_by
 from shipyard.registry import service as registry
@@ -54,6 +43,65 @@ from shipyard.store.dataset_store import DatasetRecord
 from shipyard.store.monitor_store import AlertRecord, MonitorRecord
 from shipyard.store.rollout_store import RolloutEventRecord, RolloutRecord
 from shipyard.tracking.service import check_key, metric_value, param_value, start_run_record
+
+if TYPE_CHECKING:
+    from shipyard.datasets.lineage import Node as LineageNode
+    from shipyard.datasets.validation import ValidationReport
+    from shipyard.monitoring.drift import DatasetDrift, DriftConfig
+    from shipyard.monitoring.monitors import MonitorSpec
+    from shipyard.monitoring.quality import QualityResult
+
+
+# Monitoring and datasets pull in scipy, scikit-learn's metrics, pyarrow and pandera.
+# They are imported on first use so that ``import shipyard`` (every cold load_model,
+# every CLI start) does not pay for them.
+def _monitoring() -> Any:
+    from shipyard.monitoring import service
+
+    return service
+
+
+def _monitors() -> Any:
+    from shipyard.monitoring import monitors
+
+    return monitors
+
+
+def _report() -> Any:
+    from shipyard.monitoring import report
+
+    return report
+
+
+def _datasets() -> Any:
+    from shipyard.datasets import service
+
+    return service
+
+
+def _validation() -> Any:
+    from shipyard.datasets import validation
+
+    return validation
+
+
+def _cleaning() -> Any:
+    from shipyard.datasets import cleaning
+
+    return cleaning
+
+
+def _dataset_diff() -> Any:
+    from shipyard.datasets import diff
+
+    return diff
+
+
+def _lineage() -> Any:
+    from shipyard.datasets import lineage
+
+    return lineage
+
 
 MAX_SEARCH_RESULTS = 50_000
 
@@ -214,7 +262,7 @@ class Client:
             actor=self.actor,
         )
         if reference is not None:
-            monitoring.set_reference(self.store, version, reference, actor=self.actor)
+            _monitoring().set_reference(self.store, version, reference, actor=self.actor)
             version = self.get_model_version(name, version.version)
         return version
 
@@ -374,35 +422,36 @@ class Client:
     # -- monitoring -------------------------------------------------------------------
     def add_feedback(self, deployment: str, labels: list[dict[str, Any]]) -> int:
         """Ground truth for served predictions: ``[{"request_id": ..., "label": ...}]``."""
-        return monitoring.add_feedback(self.store, deployment, labels)
+        return _monitoring().add_feedback(self.store, deployment, labels)
 
     def upload_feedback(self, deployment: str, path: str | os.PathLike[str]) -> int:
         """Labels from a CSV or Parquet file with request_id, label (and row) columns."""
-        return monitoring.upload_feedback(self.store, deployment, Path(path))
+        return _monitoring().upload_feedback(self.store, deployment, Path(path))
 
     def set_reference(self, name: str, version: int, data: Any) -> str:
         """Profile ``data`` as the reference that drift of this version is measured against."""
         found = self.get_model_version(name, version)
-        return monitoring.set_reference(self.store, found, data, actor=self.actor)
+        return _monitoring().set_reference(self.store, found, data, actor=self.actor)
 
     def predictions(self, deployment: str, *, window_s: float | None = None) -> Any:
         """Logged predictions (with any feedback labels) as a DataFrame."""
-        return monitoring.window_frame(self.store, deployment, window_s)
+        return _monitoring().window_frame(self.store, deployment, window_s)
 
     def drift(
         self, deployment: str, *, window_s: float | None = None, config: DriftConfig | None = None
     ) -> DatasetDrift:
-        return monitoring.drift(self.store, deployment, window_s, config)
+        return _monitoring().drift(self.store, deployment, window_s, config)
 
     def model_quality(
         self, deployment: str, *, window_s: float | None = None, by: str | None = None
     ) -> list[QualityResult]:
-        return monitoring.quality(self.store, deployment, window_s, by)
+        return _monitoring().quality(self.store, deployment, window_s, by)
 
     def create_monitor(self, name: str, spec: MonitorSpec | dict[str, Any]) -> MonitorRecord:
         """A monitor over a deployment: window, schedule and alert rules."""
         check_name(name, "monitor")
-        parsed = spec if isinstance(spec, MonitorSpec) else MonitorSpec.from_dict(spec)
+        spec_type = _monitors().MonitorSpec
+        parsed = spec if isinstance(spec, spec_type) else spec_type.from_dict(spec)
         self.store.deployments.get(parsed.deployment)
         return self.store.monitors.create(
             name, parsed.deployment, parsed.to_dict(), actor=self.actor
@@ -416,7 +465,7 @@ class Client:
 
     def run_monitor(self, name: str) -> dict[str, float | None]:
         """Evaluate a monitor now (the server also runs it on its schedule)."""
-        return monitors.run_monitor(self.store, name)
+        return _monitors().run_monitor(self.store, name)
 
     def monitor_results(
         self, name: str, metric: str | None = None, limit: int = 1000
@@ -426,7 +475,7 @@ class Client:
 
     def monitor_report(self, deployment: str, *, window_s: float | None = None) -> dict[str, Any]:
         """Drift, distributions and quality of a window as data (see report.render_html)."""
-        return report.build_report(self.store, deployment, window_s)
+        return _report().build_report(self.store, deployment, window_s)
 
     def alerts(self, monitor: str | None = None, *, open_only: bool = False) -> list[AlertRecord]:
         return self.store.monitors.alerts(monitor, open_only=open_only)
@@ -437,7 +486,7 @@ class Client:
 
         Content already stored under ``name`` returns that version instead.
         """
-        record, _ = datasets.add_dataset(self.store, name, source, actor=self.actor)
+        record, _ = _datasets().add_dataset(self.store, name, source, actor=self.actor)
         return record
 
     def get_dataset(self, name: str, version: int | None = None) -> DatasetRecord:
@@ -451,8 +500,8 @@ class Client:
 
         Inside ``with start_run(...)`` the version is recorded as the run's input.
         """
-        record = datasets.resolve(self.store, uri)
-        frame = datasets.read_table(self.store, record, columns).to_pandas()
+        record = _datasets().resolve(self.store, uri)
+        frame = _datasets().read_table(self.store, record, columns).to_pandas()
         run = CURRENT_RUN.get()
         if run is not None:
             run.log_input(record.name, record.version, record.sha256)
@@ -460,22 +509,24 @@ class Client:
 
     def dataset_batches(self, uri: str, batch_size: int = 100_000) -> Any:
         """Chunks of a large version as DataFrames (verified before reading)."""
-        return datasets.iter_batches(self.store, datasets.resolve(self.store, uri), batch_size)
+        return _datasets().iter_batches(
+            self.store, _datasets().resolve(self.store, uri), batch_size
+        )
 
     def clean_dataset(self, name: str, version: int, strategies: dict[str, Any]) -> DatasetRecord:
         """A new version with declared imputation (``{"amount": "median", ...}``) applied;
         the fill values are recorded with it (replay them with ``apply_cleaning``)."""
         frame = self.load_dataset(f"datasets:/{name}/{version}")
-        values = cleaning.fill_values(frame, strategies)
+        values = _cleaning().fill_values(frame, strategies)
         derived = {"from": version, "cleaning": strategies, "fill_values": values}
-        cleaned = cleaning.apply_cleaning(frame, derived)
-        record, _ = datasets.add_dataset(
+        cleaned = _cleaning().apply_cleaning(frame, derived)
+        record, _ = _datasets().add_dataset(
             self.store, name, cleaned, actor=self.actor, derived=derived
         )
         return record
 
     def diff_datasets(self, name: str, old: int, new: int) -> dict[str, Any]:
-        return dataset_diff.diff(self.store, name, old, new)
+        return _dataset_diff().diff(self.store, name, old, new)
 
     def expectations(self, name: str, *, infer_from: int | None = None) -> dict[str, Any]:
         """The dataset's expectations, or ones inferred from a version."""
@@ -483,20 +534,20 @@ class Client:
         if stored is not None:
             return stored
         record = self.store.datasets.get(name, infer_from)
-        return validation.infer_expectations(record.schema)
+        return _validation().infer_expectations(record.schema)
 
     def set_expectations(self, name: str, spec: dict[str, Any]) -> None:
-        validation.compile_schema(spec)  # refuse a spec that does not compile
+        _validation().compile_schema(spec)  # refuse a spec that does not compile
         self.store.datasets.get(name)
         self.store.datasets.set_expectations(name, spec, actor=self.actor)
 
     def validate_dataset(self, name: str, source: Any) -> ValidationReport:
         """Check data (a path or DataFrame) against the dataset's expectations."""
-        frame = source if isinstance(source, pd.DataFrame) else datasets.read_source(source)
-        return validation.validate_frame(frame, self.expectations(name))
+        frame = source if isinstance(source, pd.DataFrame) else _datasets().read_source(source)
+        return _validation().validate_frame(frame, self.expectations(name))
 
     def lineage(self, uri: str) -> LineageNode:
-        return dataset_lineage.lineage(self.store, uri)
+        return _lineage().lineage(self.store, uri)
 
     # -- webhooks -----------------------------------------------------------------
     def add_webhook(self, url: str, events: list[str] | None = None) -> int:
