@@ -30,8 +30,14 @@ def test_cached_import_matches_a_normal_one(tmp_path: Path) -> None:
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
 
     def run(code: str) -> list[str]:
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                             text=True, check=True, timeout=120).stdout
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout
         return json.loads(out)
 
     normal = run(NORMAL)
@@ -45,10 +51,17 @@ def test_cached_import_matches_a_normal_one(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_a_corrupt_cache_falls_back_to_a_normal_import(tmp_path: Path) -> None:
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
-    subprocess.run([sys.executable, "-c", PROBE], env=env, check=True, capture_output=True,
-                   timeout=120)
+    subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, check=True, capture_output=True, timeout=120
+    )
     cache = next((tmp_path / "shipyard").glob("skops-trusted-*.json"))
     cache.write_text("not json")
-    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True,
-                         check=True, timeout=120).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
     assert len(json.loads(out)) > 100
