@@ -252,3 +252,55 @@ def test_rollouts_under_load_promote_then_roll_back_with_no_failed_request(
     failed = {c["name"] for c in last.details["checks"] if c["status"] == "fail"}
     assert failed & {"agreement", "divergence"} and "error_rate" not in failed
     assert workspace.get_model_version_by_alias("cancer", "champion").version == 3
+
+
+def test_blue_green_switches_under_load_lose_no_request(served, records) -> None:
+    from shipyard.deploy.policy import BlueGreenPolicy
+    from shipyard.registry.uri import ModelRef
+
+    workspace, url = served
+    workspace.set_policy(
+        "cancer", BlueGreenPolicy(ModelRef("cancer", version=1), ModelRef("cancer", version=2))
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # both colours loaded and warm, blue live
+        body = httpx.post(
+            f"{url}/v1/deployments/cancer/predict", json={"inputs": records[:1]}
+        ).json()
+        if body.get("arm") == "cancer/1":
+            break
+        time.sleep(0.1)
+    statuses: Counter = Counter()
+    versions: Counter = Counter()
+    switch_times: list[float] = []
+
+    async def scenario() -> None:
+        load = asyncio.create_task(
+            _load(
+                url,
+                {"inputs": records[:1]},
+                total=3000,
+                concurrency=16,
+                statuses=statuses,
+                versions=versions,
+            )
+        )
+        async with httpx.AsyncClient() as client:
+            for flip in range(6):
+                await asyncio.sleep(0.2)
+                target = 2 if flip % 2 == 0 else 1
+                started = time.monotonic()
+                await asyncio.to_thread(workspace.switch_deployment, "cancer")
+                while True:  # how long until the switch is what answers
+                    answer = await client.post(
+                        f"{url}/v1/deployments/cancer/predict", json={"inputs": records[:1]}
+                    )
+                    if answer.json()["version"] == target:
+                        switch_times.append(time.monotonic() - started)
+                        break
+        await load
+
+    asyncio.run(scenario())
+    assert statuses == Counter({200: sum(statuses.values())}), statuses
+    assert versions[1] > 0 and versions[2] > 0
+    assert max(switch_times) < 1.0, switch_times
