@@ -28,7 +28,10 @@ from shipyard.monitoring.profile import (
     CategoricalProfile,
     ColumnProfile,
     NumericProfile,
+    count_levels,
+    finite_values,
     is_numeric,
+    sorted_quantiles,
 )
 
 SMALL_SAMPLE = 1000
@@ -91,7 +94,7 @@ class DriftConfig:
 
 
 # -- tests: (reference, current values) -> (statistic, p-value or None) -------------------
-Test = Callable[[Any, np.ndarray], tuple[float, float | None]]
+Test = Callable[[Any, Any], tuple[float, float | None]]
 
 
 def ks(reference: NumericProfile, current: np.ndarray) -> tuple[float, float | None]:
@@ -112,8 +115,9 @@ def ks(reference: NumericProfile, current: np.ndarray) -> tuple[float, float | N
 
 def wasserstein(reference: NumericProfile, current: np.ndarray) -> tuple[float, float | None]:
     """W1 between quantile functions, divided by the reference standard deviation."""
-    levels = np.linspace(0.0, 1.0, len(reference.quantiles))
-    current_q = np.quantile(current, levels)
+    current_q = sorted_quantiles(np.sort(current), len(reference.quantiles))
+    if len(current_q) != len(reference.quantiles):  # fewer values than grid points
+        current_q = np.quantile(current, np.linspace(0.0, 1.0, len(reference.quantiles)))
     distance = float(np.mean(np.abs(current_q - reference.quantiles)))
     scale = reference.std if reference.std > 0 else 1.0
     return distance / scale, None
@@ -132,17 +136,16 @@ def _numeric_bins(reference: NumericProfile, current: np.ndarray) -> tuple[np.nd
 
 
 def _categorical_shares(
-    reference: CategoricalProfile, current: np.ndarray
+    reference: CategoricalProfile, current: dict[str, int]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    counts = pd.Series(current).value_counts()
-    levels = sorted(set(reference.frequencies) | {str(k) for k in counts.index})
+    """Reference and current shares (and current counts) over the union of levels."""
+    levels = sorted(set(reference.frequencies) | set(current))
     ref = np.array([reference.frequencies.get(k, 0) for k in levels], dtype="float64")
-    cur_map = {str(k): int(v) for k, v in counts.items()}
-    cur = np.array([cur_map.get(k, 0) for k in levels], dtype="float64")
+    cur = np.array([current.get(k, 0) for k in levels], dtype="float64")
     return ref / max(ref.sum(), 1), cur / max(cur.sum(), 1), cur, levels
 
 
-def chisquare(reference: CategoricalProfile, current: np.ndarray) -> tuple[float, float | None]:
+def chisquare(reference: CategoricalProfile, current: dict[str, int]) -> tuple[float, float | None]:
     """Chi-square test of homogeneity: reference counts against current counts.
 
     Two-sample, because the reference is a sample too: treating its shares as
@@ -164,7 +167,7 @@ def _js(p: np.ndarray, q: np.ndarray) -> float:
     return float(jensenshannon(p, q, base=2))
 
 
-def jensenshannon(reference: ColumnProfile, current: np.ndarray) -> tuple[float, float | None]:
+def jensenshannon(reference: ColumnProfile, current: Any) -> tuple[float, float | None]:
     if isinstance(reference, NumericProfile):
         ref, cur = _numeric_bins(reference, current)
     else:
@@ -172,7 +175,7 @@ def jensenshannon(reference: ColumnProfile, current: np.ndarray) -> tuple[float,
     return _js(ref, cur), None
 
 
-def psi(reference: ColumnProfile, current: np.ndarray) -> tuple[float, float | None]:
+def psi(reference: ColumnProfile, current: Any) -> tuple[float, float | None]:
     """Population stability index over reference deciles (numbers) or levels (categories)."""
     if isinstance(reference, NumericProfile):
         ref, cur = _numeric_bins(reference, current)
@@ -222,12 +225,13 @@ def column_drift(
             raise InvalidInput(
                 f"column {column!r} is numeric in the reference but {current.dtype} now"
             )
-        values = current.to_numpy(dtype="float64", na_value=np.nan)
-        values = values[np.isfinite(values)]
+        values: Any = finite_values(current.to_numpy(dtype="float64", na_value=np.nan))
+        size = len(values)
     else:
-        values = current.dropna().astype(str).to_numpy()
+        values = count_levels(current)  # the categorical tests take level counts
+        size = sum(values.values())
     rule = config.rules.get(column, ColumnRule())
-    name = rule.method or default_method(kind, len(values), config)
+    name = rule.method or default_method(kind, size, config)
     method = METHODS.get(name)
     if method is None:
         raise InvalidInput(
@@ -236,7 +240,7 @@ def column_drift(
     if kind not in method.kinds:
         raise InvalidInput(f"drift method {name!r} does not apply to {kind} column {column!r}")
     threshold = rule.threshold if rule.threshold is not None else method.threshold
-    if len(values) == 0:
+    if size == 0:
         return DriftResult(
             column, kind, name, float("nan"), None, threshold, False, reference.count, 0
         )
@@ -255,7 +259,7 @@ def column_drift(
         threshold,
         bool(drifted),
         reference.count - reference.nulls,
-        len(values),
+        size,
     )
 
 

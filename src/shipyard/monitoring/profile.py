@@ -103,35 +103,54 @@ def is_numeric(values: pd.Series) -> bool:
 def profile_column(values: pd.Series) -> ColumnProfile:
     if is_numeric(values):
         return profile_numeric(values.to_numpy(dtype="float64", na_value=np.nan))
-    present = values.dropna()
-    counts = present.astype(str).value_counts()
-    return CategoricalProfile(
-        len(values),
-        int(len(values) - len(present)),
-        {str(k): int(v) for k, v in counts.items()},
-    )
+    counts = count_levels(values)
+    return CategoricalProfile(len(values), int(len(values) - sum(counts.values())), counts)
+
+
+def sorted_quantiles(ordered: np.ndarray, points: int = QUANTILES) -> np.ndarray:
+    """The quantile function of sorted values at ``points`` even levels (linear, as
+    ``np.quantile``), by indexing: one sort serves every level."""
+    if len(ordered) <= points:
+        return ordered
+    positions = np.linspace(0, len(ordered) - 1, points)
+    below = np.floor(positions).astype(np.int64)
+    above = np.minimum(below + 1, len(ordered) - 1)
+    weight = positions - below
+    return ordered[below] * (1 - weight) + ordered[above] * weight
+
+
+def finite_values(array: np.ndarray) -> np.ndarray:
+    mask = np.isfinite(array)
+    return array if mask.all() else array[mask]
 
 
 def profile_numeric(array: np.ndarray) -> NumericProfile:
-    finite = array[np.isfinite(array)]
+    finite = finite_values(array)
     nulls = int(len(array) - len(finite))
     if not len(finite):
         return NumericProfile(
             len(array), nulls, float("nan"), float("nan"), float("nan"), float("nan"), np.array([])
         )
-    if len(finite) <= QUANTILES:
-        grid = np.sort(finite)
-    else:
-        grid = np.quantile(finite, np.linspace(0.0, 1.0, QUANTILES), method="linear")
+    ordered = np.sort(finite)
     return NumericProfile(
         len(array),
         nulls,
-        float(finite.min()),
-        float(finite.max()),
-        float(finite.mean()),
-        float(finite.std()),
-        grid,
+        float(ordered[0]),
+        float(ordered[-1]),
+        float(ordered.mean()),
+        float(ordered.std()),
+        sorted_quantiles(ordered),
     )
+
+
+def count_levels(values: pd.Series) -> dict[str, int]:
+    """Level counts keyed by text; categorical columns are counted by code (fast)."""
+    counts: dict[str, int] = {}
+    for key, count in values.value_counts(dropna=True).items():
+        if count:
+            label = str(key)
+            counts[label] = counts.get(label, 0) + int(count)
+    return counts
 
 
 def profile_frame(frame: pd.DataFrame) -> dict[str, ColumnProfile]:
