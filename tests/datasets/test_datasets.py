@@ -197,3 +197,34 @@ def test_cleaning_is_recorded_and_replayed_identically(
     assert replayed.loc[0, "country"] == cleaned.derived["fill_values"]["country"]
     with pytest.raises(InvalidInput, match="needs a numeric column"):
         client.clean_dataset("tx", 1, {"country": "mean"})
+
+
+def test_dataset_expectations_also_validate_serving_input(
+    client: Client, transactions: pd.DataFrame
+) -> None:
+    from fastapi.testclient import TestClient
+    from sklearn.linear_model import LogisticRegression
+
+    from shipyard.config import ServerSettings
+    from shipyard.server.app import create_app
+
+    client.add_dataset("transactions", transactions)
+    spec = client.expectations("transactions", infer_from=1)
+    spec["columns"]["amount"].update(min=0, max=2000)
+    client.set_expectations("transactions", spec)
+    features = transactions[["amount"]]
+    model = LogisticRegression().fit(features, transactions["fraud"])
+    client.register_model(model, name="fraud", sample_input=features[:50])
+    client.create_deployment("fraud", "fraud/1")
+    client.set_deployment_expectations("fraud", "transactions")
+    with TestClient(create_app(ServerSettings(), client=client)) as server:
+        ok = server.post("/v1/deployments/fraud/predict", json={"inputs": [{"amount": 12.5}]})
+        assert ok.status_code == 200
+        bad = server.post(
+            "/v1/deployments/fraud/predict", json={"inputs": [{"amount": 12.5}, {"amount": 9999.0}]}
+        )
+    assert bad.status_code == 422
+    message = bad.json()["error"]["message"]
+    assert "row 1, column 'amount'" in message and "expected maximum 2000" in message
+    with pytest.raises(NotFound, match="no expectations"):
+        client.set_deployment_expectations("fraud", "unknown")

@@ -367,6 +367,14 @@ class Client:
         """Replace a deployment's traffic policy (canary, A/B, shadow, blue-green, single)."""
         return deploy.update_deployment(self.store, name, policy=policy, actor=self.actor)
 
+    def set_deployment_expectations(self, name: str, dataset: str | None) -> Deployment:
+        """Validate serving input against ``dataset``'s expectations too (None: stop)."""
+        if dataset is not None and self.store.datasets.expectations(dataset) is None:
+            raise NotFound(f"dataset {dataset!r} has no expectations; set them first")
+        config = dict(self.get_deployment(name).config)
+        config["expectations"] = dataset
+        return self.store.deployments.update(name, config=config, actor=self.actor)
+
     def switch_deployment(self, name: str) -> Deployment:
         """Blue-green: send all traffic to the other version, atomically."""
         return deploy.switch_blue_green(self.store, name, actor=self.actor)

@@ -42,12 +42,13 @@ class ServedModel:
         loaded: LoadedModel,
         config: ServingConfig,
         metrics: ServingMetrics,
+        expectations: dict[str, Any] | None = None,
     ) -> None:
         self.version = version
         self.key = f"{version.name}/{version.version}"
         self.loaded = loaded
         self.predictor = loaded.predictor
-        self.validator = RowValidator(version.signature)
+        self.validator = RowValidator(version.signature, expectations)
         self.has_proba = self.predictor.supports_proba
         classes = self.predictor.classes
         self.classes = np.asarray(classes) if classes is not None else None

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from shipyard.deploy.policy import ServingConfig, policy_from_dict
 from shipyard.entities import Deployment, ModelVersion
@@ -39,16 +40,25 @@ class RoutingTable:
     revision: int = -1
     failure_retry_s: float = 10.0
     _last_refresh: float = 0.0
-    _models: dict[tuple[str, int, str], ServedModel] = field(default_factory=dict)
+    _models: dict[tuple[str, int, str, str], ServedModel] = field(default_factory=dict)
     _watcher: asyncio.Task[None] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     # -- building ------------------------------------------------------------
-    def _load(self, version: ModelVersion, config: ServingConfig) -> ServedModel:
+    def _load(
+        self,
+        version: ModelVersion,
+        config: ServingConfig,
+        expectations: dict[str, Any] | None = None,
+    ) -> ServedModel:
         started = time.perf_counter()
         try:
             served = ServedModel(
-                version, registry.load_version(self.store, version), config, self.metrics
+                version,
+                registry.load_version(self.store, version),
+                config,
+                self.metrics,
+                expectations,
             )
             served.warm()
         except Exception:
@@ -62,15 +72,17 @@ class RoutingTable:
         """Resolve every version the policy names, loading (and warming) the new ones."""
         policy = policy_from_dict(deployment.policy)
         config = ServingConfig.from_dict(deployment.config)
+        dataset = deployment.config.get("expectations")
+        expectations = self.store.datasets.expectations(dataset) if dataset else None
         models = []
         for ref in policy.targets:
             version = self.store.registry.get_version(
                 ref.name, version=ref.version, alias=ref.alias
             )
-            key = (version.name, version.version, repr(config))
+            key = (version.name, version.version, repr(config), repr(expectations))
             served = self._models.get(key)
             if served is None:
-                served = self._load(version, config)
+                served = self._load(version, config, expectations)
                 created.append(served)
                 self._models[key] = served
             models.append(served)

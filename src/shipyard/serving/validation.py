@@ -113,16 +113,50 @@ def _checker(spec: ColumnSpec) -> Check:
     return check_text
 
 
+def _expected(check: Check, rule: dict[str, Any]) -> Check:
+    """A column check tightened by a dataset's expectations (range, levels, nulls)."""
+    low, high = rule.get("min"), rule.get("max")
+    allowed = frozenset(rule["allowed"]) if rule.get("allowed") is not None else None
+    nullable = bool(rule.get("nullable", True))
+
+    def checked(value: Any) -> tuple[Any, str | None]:
+        value, problem = check(value)
+        if problem is not None:
+            return value, problem
+        if value is None:
+            return (None, None) if nullable else (None, "is null; the expectations forbid it")
+        if low is not None and value < low:
+            return value, f"{value!r} is below the expected minimum {low}"
+        if high is not None and value > high:
+            return value, f"{value!r} is above the expected maximum {high}"
+        if allowed is not None and value not in allowed:
+            return value, f"{value!r} is not an expected value"
+        return value, None
+
+    return checked
+
+
 @dataclass
 class RowValidator:
-    """Checks records against a signature and assembles batches for the model."""
+    """Checks records against a signature (and, optionally, a dataset's expectations)
+    and assembles batches for the model."""
 
     signature: Signature
+    expectations: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.columns = self.signature.columns
         self._column_set = frozenset(self.columns)
-        self._checks = [(spec.name, _checker(spec)) for spec in self.signature.inputs]
+        rules = (self.expectations or {}).get("columns", {})
+        self._checks = [
+            (
+                spec.name,
+                _expected(_checker(spec), rules[spec.name])
+                if spec.name in rules
+                else _checker(spec),
+            )
+            for spec in self.signature.inputs
+        ]
         self.all_float = all(spec.dtype == "float64" for spec in self.signature.inputs)
         self._dtypes = {spec.name: spec.dtype for spec in self.signature.inputs}
 
