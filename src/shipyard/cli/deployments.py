@@ -172,6 +172,26 @@ def switch(name: str) -> None:
     console.print(f"deployment [bold]{name}[/] → {_target(deployment.policy)}")
 
 
+@deployments_app.command("expectations")
+def expectations(
+    name: str,
+    dataset: Annotated[
+        str | None,
+        typer.Argument(help="Dataset whose expectations also check serving input; omit to stop"),
+    ] = None,
+) -> None:
+    """Validate requests to NAME against a dataset's expectations too."""
+    state.client.set_deployment_expectations(name, dataset)
+    console.print(
+        f"deployment {name}: "
+        + (
+            f"requests checked against {dataset}'s expectations"
+            if dataset
+            else "dataset expectations off"
+        )
+    )
+
+
 @deployments_app.command("delete")
 def delete(name: str) -> None:
     state.client.delete_deployment(name)
