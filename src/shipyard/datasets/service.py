@@ -13,9 +13,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,7 @@ from shipyard.store.artifacts import sha256_file
 from shipyard.store.dataset_store import DatasetRecord
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-PROFILE_SAMPLE = 100_000
+PROFILE_SAMPLE = 50_000
 _URI = re.compile(r"^datasets:/([^/@]+)(?:/(\d+|latest)|@(latest))?$")
 
 
@@ -125,7 +127,10 @@ def table_schema_and_profile(table: pa.Table) -> tuple[dict[str, Any], dict[str,
         sample_rows = np.sort(
             np.random.default_rng(0).choice(table.num_rows, PROFILE_SAMPLE, replace=False)
         )
-    for field in table.schema:
+    sample = pa.array(sample_rows) if sample_rows is not None else None
+
+    def describe(field: pa.Field) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        profile: dict[str, Any] | None = None
         array = table[field.name]
         nulls = int(array.null_count)
         dtype = _dtype(field)
@@ -140,15 +145,15 @@ def table_schema_and_profile(table: pa.Table) -> tuple[dict[str, Any], dict[str,
             low, high = stats["min"].as_py(), stats["max"].as_py()
             spec.update(minimum=low, maximum=high)
             # The distribution (quantiles, mean, spread) from one fixed random sample:
-            # 100k rows pin a quantile to about 0.3% of the CDF, far below drift thresholds.
-            values = array.take(pa.array(sample_rows)) if sample_rows is not None else array
+            # 50k rows pin a quantile to about 0.5% of the CDF, far below drift thresholds.
+            values = array.take(sample) if sample is not None else array
             numbers = np.sort(
                 finite_values(values.to_numpy(zero_copy_only=False).astype("float64"))
             )
             mean = float(numbers.mean()) if len(numbers) else None
             std = float(numbers.std()) if len(numbers) else None
             grid = sorted_quantiles(numbers)
-            profiles[field.name] = {
+            profile = {
                 "kind": "numeric",
                 "count": table.num_rows,
                 "nulls": nulls,
@@ -167,13 +172,21 @@ def table_schema_and_profile(table: pa.Table) -> tuple[dict[str, Any], dict[str,
             }
             if len(frequencies) <= 100:
                 spec["categories"] = sorted(frequencies)
-            profiles[field.name] = {
+            profile = {
                 "kind": "categorical",
                 "count": table.num_rows,
                 "nulls": nulls,
                 "frequencies": frequencies,
             }
+        return spec, profile
+
+    # Columns are independent and Arrow/numpy release the GIL: use every core.
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        described = list(pool.map(describe, table.schema))
+    for field, (spec, profile) in zip(table.schema, described, strict=True):
         columns.append(spec)
+        if profile is not None:
+            profiles[field.name] = profile
     return {"columns": columns, "rows": table.num_rows}, {"columns": profiles}
 
 
