@@ -162,7 +162,11 @@ def to_frame(data: Any, *, what: str = "sample input") -> tuple[pd.DataFrame, st
 
 def infer_signature(sample: Any) -> Signature:
     """Infer the input signature from a sample (names, dtypes, nulls, levels, ranges)."""
-    frame, kind = to_frame(sample)
+    return signature_of_frame(*to_frame(sample))
+
+
+def signature_of_frame(frame: pd.DataFrame, kind: str = "dataframe") -> Signature:
+    """The signature of a frame ``to_frame`` already produced (no second conversion)."""
     numeric = _numeric_specs(frame)
     return Signature(
         tuple(
@@ -208,6 +212,13 @@ def _column_spec(name: str, values: pd.Series) -> ColumnSpec:
     nullable = bool(values.isna().any())
     if isinstance(values.dtype, pd.CategoricalDtype):
         levels = tuple(_plain(v) for v in values.dtype.categories)
+        odd = [v for v in levels if not isinstance(v, str | int | float | bool)]
+        if odd:  # a signature is stored as JSON and compared with JSON request values
+            raise SignatureError(
+                f"column {name!r} of the sample input cannot be described in a signature "
+                f"(category levels of type {type(odd[0]).__name__}); convert it, e.g. "
+                f"df[{name!r}].astype(str)"
+            )
         return ColumnSpec(name, "category", nullable, categories=levels)
     kind = values.dtype.kind
     if kind in ("i", "u", "f"):

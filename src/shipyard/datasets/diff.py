@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from shipyard.monitoring.drift import _js
+from shipyard.monitoring.drift import js_distance
 from shipyard.store import Store
 
 
@@ -32,10 +32,7 @@ def _shift(a: dict[str, Any], b: dict[str, Any]) -> tuple[str, float] | None:
         fb = np.interp(levels, np.linspace(0, 1, len(qb)), qb)
         scale = a["std"] or 1.0
         return "wasserstein", float(np.mean(np.abs(fa - fb)) / scale)
-    keys = sorted(set(a["frequencies"]) | set(b["frequencies"]))
-    pa = np.array([a["frequencies"].get(k, 0) for k in keys], dtype=float)
-    pb = np.array([b["frequencies"].get(k, 0) for k in keys], dtype=float)
-    return "jensenshannon", _js(pa / max(pa.sum(), 1), pb / max(pb.sum(), 1))
+    return "jensenshannon", js_distance(a["frequencies"], b["frequencies"])
 
 
 def diff(store: Store, name: str, old: int, new: int) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from shipyard.errors import IntegrityError, InvalidInput, InvalidURI
+from shipyard.errors import InvalidInput, InvalidURI
 from shipyard.monitoring.profile import finite_values, sorted_quantiles
 from shipyard.names import check_name
 from shipyard.store import Store
@@ -199,15 +199,15 @@ def add_dataset(
     if isinstance(source, pd.DataFrame):
         if source.empty:
             raise InvalidInput("the DataFrame has no rows")
+        table = pa.Table.from_pandas(source, preserve_index=False)
         buffer = io.BytesIO()
-        pq.write_table(pa.Table.from_pandas(source, preserve_index=False), buffer)
+        pq.write_table(table, buffer)
         data = buffer.getvalue()
         sha = hashlib.sha256(data).hexdigest()
         existing = store.datasets.find(name, sha)
         if existing is not None:
             return existing, False
-        table = pq.read_table(io.BytesIO(data))
-        ref = store.artifacts.put_bytes(data)
+        ref = store.artifacts.put_bytes(data, sha256=sha)
         kind, fmt, label = "frame", "parquet", "DataFrame"
     else:
         path = Path(source)
@@ -280,15 +280,7 @@ def _verified_paths(store: Store, record: DatasetRecord, workdir: Path) -> list[
         tree = store.artifacts.open_tree(record.schema["tree"])
         root = tree.materialize(store.settings.cache_dir())
         return sorted(p for p in root.rglob("*") if p.is_file())
-    local = store.artifacts.local_path(record.sha256)
-    if local is not None:
-        actual = sha256_file(local)
-        if actual != record.sha256:
-            raise IntegrityError(str(local), record.sha256, actual)
-        return [local]
-    target = workdir / f"data.{record.format}"
-    store.artifacts.copy_to(record.sha256, target)
-    return [target]
+    return [store.artifacts.verified_path(record.sha256, workdir, f"data.{record.format}")]
 
 
 def read_table(store: Store, record: DatasetRecord, columns: list[str] | None = None) -> pa.Table:

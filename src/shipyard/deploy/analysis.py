@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shipyard.monitoring.drift import js_distance
 from shipyard.serving.stats import PairStats, VersionStats
 from shipyard.store import Store
 
@@ -75,23 +76,6 @@ def corrected_js_distance(p: Mapping[str, float], q: Mapping[str, float]) -> flo
     bins = len({k for k, v in p.items() if v} | {k for k, v in q.items() if v})
     bias = (bins - 1) / (8 * math.log(2)) * (1 / n1 + 1 / n2)
     return math.sqrt(max(js_distance(p, q) ** 2 - bias, 0.0))
-
-
-def js_distance(p: Mapping[str, float], q: Mapping[str, float]) -> float:
-    """Jensen-Shannon distance (base 2, in [0, 1]) between two count maps."""
-    keys = set(p) | set(q)
-    total_p = sum(p.values()) or 1.0
-    total_q = sum(q.values()) or 1.0
-    divergence = 0.0
-    for key in keys:
-        a = p.get(key, 0.0) / total_p
-        b = q.get(key, 0.0) / total_q
-        m = (a + b) / 2
-        if a > 0:
-            divergence += a * math.log2(a / m) / 2
-        if b > 0:
-            divergence += b * math.log2(b / m) / 2
-    return math.sqrt(max(divergence, 0.0))
 
 
 def analyze(

@@ -15,7 +15,7 @@ Any column can name its own method and threshold.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,6 +159,16 @@ def chisquare(reference: CategoricalProfile, current: dict[str, int]) -> tuple[f
         return 0.0, 1.0
     result = stats.chi2_contingency(table, correction=False)
     return float(result.statistic), float(result.pvalue)
+
+
+def js_distance(p: Mapping[str, float], q: Mapping[str, float]) -> float:
+    """Jensen-Shannon distance (base 2, in [0, 1]) between two count maps."""
+    keys = sorted(set(p) | set(q))
+    a = np.array([p.get(k, 0.0) for k in keys], dtype="float64")
+    b = np.array([q.get(k, 0.0) for k in keys], dtype="float64")
+    if not a.sum() or not b.sum():
+        return 0.0
+    return _js(a / a.sum(), b / b.sum())
 
 
 def _js(p: np.ndarray, q: np.ndarray) -> float:

@@ -26,7 +26,7 @@ from shipyard.names import check_name
 from shipyard.registry.card import render_card
 from shipyard.registry.loaded import LoadedModel
 from shipyard.registry.uri import ModelRef
-from shipyard.signature import Signature, infer_signature, to_frame
+from shipyard.signature import Signature, signature_of_frame, to_frame
 from shipyard.store import NewVersion, Store
 from shipyard.store.audit import now_ms
 
@@ -228,9 +228,8 @@ def register_logged(
 def _input_signature(flavor: Flavor, model: Any, sample_input: Any) -> tuple[Signature, Any]:
     """The input signature and the sample as a frame (None when there is no sample)."""
     if sample_input is not None:
-        signature = infer_signature(sample_input)
-        _check_storable(signature)
-        frame, _ = to_frame(sample_input)
+        frame, kind = to_frame(sample_input)
+        signature = signature_of_frame(frame, kind)
         frame.columns = [str(c) for c in frame.columns]
         return signature, frame
     own = flavor.signature_from_model(model)
@@ -240,18 +239,6 @@ def _input_signature(flavor: Flavor, model: Any, sample_input: Any) -> tuple[Sig
             "(pass a few rows of the training data, e.g. sample_input=X_test[:50])"
         )
     return own, None
-
-
-def _check_storable(signature: Signature) -> None:
-    """Refuse, naming the column, a signature the metadata store cannot hold as JSON."""
-    for column in signature.inputs:
-        try:
-            json.dumps(column.to_dict(), allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise SignatureError(
-                f"column {column.name!r} of the sample input cannot be described in a "
-                f"signature ({exc}); convert it, e.g. df[{column.name!r}].astype(str)"
-            ) from exc
 
 
 def import_mlflow_model(

@@ -22,28 +22,17 @@ from shipyard import __version__
 from shipyard.config import ServerSettings, StoreSettings
 from shipyard.deploy.rollouts import RolloutController
 from shipyard.deploy.webhooks import WebhookDispatcher
-from shipyard.errors import Conflict, InvalidInput, NotFound, ShipyardError
+from shipyard.errors import NotFound, ShipyardError
 from shipyard.monitoring.monitors import MonitorRunner
 from shipyard.monitoring.predlog import PredictionLogger
 from shipyard.sdk.client import Client
 from shipyard.server import control
+from shipyard.server.errors import http_status
 from shipyard.server.predict import PredictApp
 from shipyard.server.protocols import oip
-from shipyard.serving.dataplane import DataPlane, DeploymentNotReady
+from shipyard.serving.dataplane import DataPlane
 from shipyard.serving.metrics import ServingMetrics
 from shipyard.serving.routing import RoutingTable
-
-
-def _status(error: ShipyardError) -> int:
-    if isinstance(error, DeploymentNotReady):
-        return 503
-    if isinstance(error, NotFound):
-        return 404
-    if isinstance(error, Conflict):
-        return 409
-    if isinstance(error, InvalidInput):
-        return 400
-    return 500
 
 
 def _metrics_payload(metrics: ServingMetrics) -> bytes:
@@ -125,9 +114,10 @@ def create_app(
     async def shipyard_error(request: Request, exc: ShipyardError) -> JSONResponse:
         path = request.url.path
         if path.startswith("/v2"):
-            return JSONResponse(oip.error(str(exc)), status_code=_status(exc))
+            return JSONResponse(oip.error(str(exc)), status_code=http_status(exc))
         return JSONResponse(
-            {"error": {"type": type(exc).__name__, "message": str(exc)}}, status_code=_status(exc)
+            {"error": {"type": type(exc).__name__, "message": str(exc)}},
+            status_code=http_status(exc),
         )
 
     @api.get("/health", tags=["health"])

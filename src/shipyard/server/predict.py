@@ -17,29 +17,12 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shipyard.errors import InvalidInput, NotFound, ShipyardError
+from shipyard.server.errors import BodyTooLarge, http_status
 from shipyard.server.protocols import mlflow, native, oip
-from shipyard.serving.dataplane import DataPlane, DeploymentNotReady, ModelFailed
+from shipyard.serving.dataplane import DataPlane
 from shipyard.serving.metrics import ServingMetrics
 
 logger = logging.getLogger(__name__)
-
-
-class BodyTooLarge(InvalidInput):
-    pass
-
-
-def _status_for(error: ShipyardError) -> int:
-    if isinstance(error, BodyTooLarge):
-        return 413
-    if isinstance(error, DeploymentNotReady):
-        return 503
-    if isinstance(error, NotFound):
-        return 404
-    if isinstance(error, InvalidInput):
-        return 400 if not hasattr(error, "problems") else 422
-    if isinstance(error, ModelFailed):
-        return 500
-    return 500
 
 
 class PredictApp:
@@ -175,7 +158,7 @@ class PredictApp:
             else:
                 response = mlflow.encode(output, params)
         except ShipyardError as exc:
-            status = _status_for(exc)
+            status = http_status(exc)
             if status >= 500:
                 logger.error("request %s to %s failed: %s", request_id, deployment, exc)
             message = str(exc) if status < 500 else f"{exc} (request id {request_id})"

@@ -97,13 +97,14 @@ class DataPlane:
         model = route.models[index]
         started = time.perf_counter()
         try:
-            output = await model.predict(rows)
-        except BatcherClosed:
-            # The version was swapped out between lookup and submit: use the new table.
-            route = self.route(deployment)
-            index = route.pick(key)
-            model = route.models[index]
-            output = await self._call(deployment, model, rows)
+            try:
+                output = await model.predict(rows)
+            except BatcherClosed:
+                # The version was swapped out between lookup and submit: use the new table.
+                route = self.route(deployment)
+                index = route.pick(key)
+                model = route.models[index]
+                output = await model.predict(rows)
         except ShipyardError:
             self.stats.version(deployment, model.version.version).record_error()
             raise
@@ -130,17 +131,6 @@ class DataPlane:
         for other in route.mirrors.get(index, ()):
             self._mirror(deployment, route, index, other, rows, output, request_id)
         return Answer(model, output, route.labels[index])
-
-    async def _call(
-        self, deployment: str, model: ServedModel, rows: list[list[Any]]
-    ) -> PredictionOutput:
-        try:
-            return await model.predict(rows)
-        except ShipyardError:
-            raise
-        except Exception as exc:
-            self.stats.version(deployment, model.version.version).record_error()
-            raise ModelFailed(f"model {model.key} failed: {type(exc).__name__}: {exc}") from exc
 
     def _mirror(
         self,

@@ -205,11 +205,14 @@ class StatsRecorder:
         return stats
 
     def snapshot(self) -> list[tuple[str, str, str, int, dict[str, Any]]]:
-        """(deployment, kind, subject, bucket, payload) rows; old buckets are dropped after."""
+        """(deployment, kind, subject, bucket, payload) rows changed since the last
+        snapshot (none when idle: nothing is rewritten); old buckets are dropped after."""
+        if not self.dirty:
+            return []
         rows = [(d, "version", str(v), b, s.to_dict()) for (d, v, b), s in self.versions.items()]
         rows += [(d, "pair", f"{v}~{o}", b, s.to_dict()) for (d, v, o, b), s in self.pairs.items()]
         current = self.bucket()
         self.versions = {k: s for k, s in self.versions.items() if k[2] >= current}
         self.pairs = {k: s for k, s in self.pairs.items() if k[3] >= current}
-        self.dirty = bool(self.versions or self.pairs)
+        self.dirty = False
         return rows

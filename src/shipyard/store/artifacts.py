@@ -69,8 +69,9 @@ class ArtifactStore:
         return bool(self.fs.exists(self.key(sha256)))
 
     # -- writes -----------------------------------------------------------
-    def put_bytes(self, data: bytes) -> ArtifactRef:
-        sha = hashlib.sha256(data).hexdigest()
+    def put_bytes(self, data: bytes, *, sha256: str | None = None) -> ArtifactRef:
+        """Store bytes; pass ``sha256`` when the caller just computed it."""
+        sha = sha256 or hashlib.sha256(data).hexdigest()
         ref = ArtifactRef(sha, len(data))
         if self._has_intact(ref):
             return ref
@@ -140,6 +141,22 @@ class ArtifactStore:
             temp.unlink(missing_ok=True)
             raise IntegrityError(key, sha256, digest.hexdigest())
         os.replace(temp, destination)
+
+    def verified_path(self, sha256: str, workdir: Path, name: str) -> Path:
+        """A local file with exactly these bytes: the stored file itself when the store
+        is a local folder (re-hashed first), else a verified copy at ``workdir/name``."""
+        local = self.local_path(sha256)
+        if local is None:
+            target = workdir / name
+            self.copy_to(sha256, target)
+            return target
+        try:
+            actual = sha256_file(local)
+        except FileNotFoundError as exc:
+            raise StoreError(f"artifact {sha256} is missing from {self.url}") from exc
+        if actual != sha256:
+            raise IntegrityError(str(local), sha256, actual)
+        return local
 
     def local_path(self, sha256: str) -> Path | None:
         """The object's own file when the store is a local folder (not verified)."""
