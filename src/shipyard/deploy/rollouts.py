@@ -18,8 +18,6 @@ restarted server resumes from the store exactly where the rollout was.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ from shipyard.errors import Conflict, InvalidInput
 from shipyard.registry.uri import ModelRef, parse_model_spec
 from shipyard.store import Store
 from shipyard.store.audit import now_ms
+from shipyard.store.leased_loop import LeasedLoop
 from shipyard.store.rollout_store import AliasMove, RolloutRecord
 
 logger = logging.getLogger(__name__)
@@ -297,29 +296,19 @@ def evaluate(
     return "advanced", checks
 
 
-class RolloutController:
+class RolloutController(LeasedLoop):
     """Runs ``evaluate`` for every running rollout, in the one process holding the lease."""
+
+    lease = LEASE
 
     def __init__(
         self, store: Store, holder: str, *, tick_s: float = 1.0, lease_ttl_s: float = 10.0
     ) -> None:
-        self.store = store
-        self.holder = holder
-        self.tick_s = tick_s
-        self.lease_ttl_s = lease_ttl_s
-        self._task: asyncio.Task[None] | None = None
-        self.leading = False
+        super().__init__(store, holder, tick_s=tick_s, lease_ttl_s=lease_ttl_s)
         self._last_prune = 0.0
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
-
-    def tick(self) -> None:
-        """Blocking: one round (lease, decisions, housekeeping)."""
-        self.leading = self.store.leases.acquire(LEASE, self.holder, self.lease_ttl_s)
-        if not self.leading:
-            return
+    def work(self) -> None:
+        """Blocking: one round of decisions, then housekeeping."""
         for rollout in self.store.rollouts.active():
             if rollout.status != "running":
                 continue
@@ -334,20 +323,3 @@ class RolloutController:
         if time.monotonic() - self._last_prune > 300:
             self.store.stats.prune(int(time.time()) - 6 * 3600)
             self._last_prune = time.monotonic()
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await asyncio.to_thread(self.tick)
-            except Exception as exc:  # a store hiccup must not kill the controller
-                logger.warning("rollout controller tick failed: %s", exc)
-            await asyncio.sleep(self.tick_s)
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self.leading:
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(self.store.leases.release, LEASE, self.holder)

@@ -20,8 +20,6 @@ monitors in the one serving process that holds its lease.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import operator
 import re
@@ -37,6 +35,7 @@ from shipyard.monitoring import service
 from shipyard.monitoring.profile import CategoricalProfile, NumericProfile
 from shipyard.store import Store
 from shipyard.store.audit import now_ms
+from shipyard.store.leased_loop import LeasedLoop
 
 logger = logging.getLogger(__name__)
 
@@ -239,23 +238,17 @@ def run_monitor(store: Store, name: str) -> dict[str, float | None]:
     return {metric: value for metric, (value, _) in values.items()}
 
 
-class MonitorRunner:
+class MonitorRunner(LeasedLoop):
     """Runs due monitors in the one process holding the lease; keeps the last values."""
 
+    lease = LEASE
+
     def __init__(self, store: Store, holder: str, *, tick_s: float = 1.0) -> None:
-        self.store = store
-        self.holder = holder
-        self.tick_s = tick_s
+        super().__init__(store, holder, tick_s=tick_s, lease_ttl_s=tick_s * 10)
         self.latest: dict[tuple[str, str], float] = {}
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
-
-    def tick(self) -> None:
-        if not self.store.leases.acquire(LEASE, self.holder, self.tick_s * 10):
-            return
+    def work(self) -> None:
+        """Blocking: run every monitor whose interval has passed."""
         now = time.time() * 1000
         for record in self.store.monitors.all():
             spec = MonitorSpec.from_dict(record.spec)
@@ -268,17 +261,3 @@ class MonitorRunner:
             except ShipyardError as exc:
                 logger.warning("monitor %s: %s", record.name, exc)
                 self.store.monitors.record_run(record.name, now_ms(), {})
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await asyncio.to_thread(self.tick)
-            except Exception as exc:
-                logger.warning("monitor runner tick failed: %s", exc)
-            await asyncio.sleep(self.tick_s)
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
