@@ -20,6 +20,7 @@ LAYERS = {
     "serving": 1,
     "monitoring": 1,
     "datasets": 1,
+    "pipelines": 1,
     "store": 0,
     "flavors": 0,
 }

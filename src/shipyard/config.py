@@ -102,3 +102,10 @@ class ServerSettings(BaseSettings):
     model_threads: int = Field(
         default=1, ge=1, description="Threads per model for libraries with OpenMP/BLAS pools."
     )
+    pipelines: bool = Field(
+        default=True,
+        description="Run the pipeline scheduler (triggers, schedules) and an executor here.",
+    )
+    pipeline_tick_s: float = Field(
+        default=1.0, gt=0, description="How often triggers are checked and queued runs claimed."
+    )

@@ -14,6 +14,7 @@ from shipyard.cli.datasets import datasets_app, lineage
 from shipyard.cli.deployments import deployments_app
 from shipyard.cli.models import models_app
 from shipyard.cli.monitor import feedback_app, monitor_app
+from shipyard.cli.pipelines import pipelines_app, worker
 from shipyard.cli.quickstart import quickstart
 from shipyard.cli.rollouts import rollout_app, webhooks_app
 from shipyard.cli.runs import experiments_app, runs_app
@@ -22,7 +23,7 @@ from shipyard.errors import ShipyardError
 
 app = typer.Typer(
     name="shipyard",
-    help="Shipyard: track, register, serve, deploy and monitor models.",
+    help="Shipyard: track, register, serve, deploy, monitor and retrain models.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -36,9 +37,11 @@ app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(datasets_app, name="datasets")
+app.add_typer(pipelines_app, name="pipelines")
 app.command("lineage")(lineage)
 app.command("quickstart")(quickstart)
 app.command("serve")(serve)
+app.command("worker")(worker)
 
 
 def _version(value: bool) -> None:

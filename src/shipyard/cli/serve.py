@@ -25,6 +25,10 @@ def serve(
         typer.Option(min=1, help="OpenMP/BLAS threads per worker (avoid oversubscribing cores)."),
     ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+    pipelines: Annotated[
+        bool,
+        typer.Option(help="Run pipeline triggers and executions here (else: shipyard worker)."),
+    ] = True,
 ) -> None:
     """Serve every deployment over the native, OIP v2 and MLflow protocols."""
     import uvicorn
@@ -36,12 +40,14 @@ def serve(
         workers=workers,
         default_deployment=default_deployment,
         model_threads=model_threads,
+        pipelines=pipelines,
     )
     env = {
         "SHIPYARD_HOME": str(client.settings.home.resolve()),
         "SHIPYARD_PORT": str(port),
         "SHIPYARD_HOST": host,
         "SHIPYARD_MODEL_THREADS": str(model_threads),
+        "SHIPYARD_PIPELINES": "true" if pipelines else "false",
     }
     if client.settings.db_url:
         env["SHIPYARD_DB_URL"] = client.settings.db_url

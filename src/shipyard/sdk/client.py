@@ -36,6 +36,7 @@ from shipyard.query import parse_filter, parse_order_by
 from shipyard.registry import service as registry
 from shipyard.registry.loaded import LoadedModel
 from shipyard.registry.uri import parse_model_uri
+from shipyard.sdk.pipelines import PipelineMethods
 from shipyard.sdk.run import CURRENT_RUN, ActiveRun
 from shipyard.store import Store, open_store
 from shipyard.store.audit import list_events
@@ -122,7 +123,7 @@ class RunComparison:
         }
 
 
-class Client:
+class Client(PipelineMethods):
     def __init__(
         self,
         home: str | os.PathLike[str] | None = None,
@@ -243,24 +244,24 @@ class Client:
         ``reference_data=`` (a DataFrame, e.g. the training data) stores the
         reference profile that drift of this version is measured against.
         """
+        reference = flavor_options.pop("reference_data", None)
         if isinstance(model, str) and model.startswith("runs:/"):
-            return registry.register_logged(
+            version = registry.register_logged(
                 self.store, model, name=name, description=description, tags=tags, actor=self.actor
             )
-        run = self.get_run(run_id) if run_id is not None else None
-        reference = flavor_options.pop("reference_data", None)
-        version = registry.register_version(
-            self.store,
-            model,
-            name=name,
-            sample_input=sample_input,
-            run=run,
-            flavor=flavor,
-            flavor_options=flavor_options,
-            description=description,
-            tags=tags,
-            actor=self.actor,
-        )
+        else:
+            version = registry.register_version(
+                self.store,
+                model,
+                name=name,
+                sample_input=sample_input,
+                run=self.get_run(run_id) if run_id is not None else None,
+                flavor=flavor,
+                flavor_options=flavor_options,
+                description=description,
+                tags=tags,
+                actor=self.actor,
+            )
         if reference is not None:
             _monitoring().set_reference(self.store, version, reference, actor=self.actor)
             version = self.get_model_version(name, version.version)

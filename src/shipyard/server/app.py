@@ -25,6 +25,7 @@ from shipyard.deploy.webhooks import WebhookDispatcher
 from shipyard.errors import NotFound, ShipyardError
 from shipyard.monitoring.monitors import MonitorRunner
 from shipyard.monitoring.predlog import PredictionLogger
+from shipyard.pipelines.scheduler import PipelineExecutor, PipelineScheduler
 from shipyard.sdk.client import Client
 from shipyard.server import control
 from shipyard.server.errors import http_status
@@ -88,12 +89,25 @@ def create_app(
         controller.start()
         dispatcher.start()
         monitor_runner.start()
+        scheduler = executor = None
+        if settings.pipelines:
+            scheduler = PipelineScheduler(
+                client.store, dataplane.process_id, tick_s=settings.pipeline_tick_s
+            )
+            executor = PipelineExecutor(
+                client, dataplane.process_id, poll_s=settings.pipeline_tick_s
+            )
+            scheduler.start()
+            executor.start()
         try:
             yield
         finally:
             await controller.close()
             await dispatcher.close()
             await monitor_runner.close()
+            if scheduler is not None and executor is not None:
+                await scheduler.close()
+                await asyncio.to_thread(executor.close)
             await routing.close()  # drains every batcher before the process exits
             await dataplane.close()
             if predlog is not None:

@@ -13,6 +13,7 @@ from shipyard.store.deploy_store import DeployStore
 from shipyard.store.feedback_store import FeedbackStore
 from shipyard.store.lease_store import LeaseStore
 from shipyard.store.monitor_store import MonitorStore
+from shipyard.store.pipeline_store import PipelineStore
 from shipyard.store.registry_store import NewVersion, RegistryStore
 from shipyard.store.rollout_store import RolloutStore
 from shipyard.store.stats_store import StatsStore
@@ -51,6 +52,7 @@ class Store:
     feedback: FeedbackStore
     monitors: MonitorStore
     datasets: DatasetStore
+    pipelines: PipelineStore
 
     def close(self) -> None:
         self.db.dispose()
@@ -77,4 +79,5 @@ def open_store(settings: StoreSettings) -> Store:
         FeedbackStore(db),
         MonitorStore(db),
         DatasetStore(db),
+        PipelineStore(db),
     )

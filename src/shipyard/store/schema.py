@@ -381,3 +381,84 @@ class DatasetExpectations(Base):
     name: Mapped[str] = mapped_column(String(256), primary_key=True)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class PipelineDef(Base):
+    """A registered pipeline: its current definition and the code it runs (by hash)."""
+
+    __tablename__ = "pipelines"
+
+    name: Mapped[str] = mapped_column(String(256), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(Text)  # the file or module it was registered from
+    code_sha256: Mapped[str] = mapped_column(String(64))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class PipelineTrigger(Base):
+    """What starts a pipeline, with its cool-down and how far it has read its source."""
+
+    __tablename__ = "pipeline_triggers"
+    __table_args__ = (UniqueConstraint("pipeline", "key", name="uq_pipeline_triggers"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pipeline: Mapped[str] = mapped_column(String(256), index=True)
+    key: Mapped[str] = mapped_column(String(512))  # source + spec, stable across re-registration
+    source: Mapped[str] = mapped_column(String(32))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    cursor: Mapped[int] = mapped_column(BigInteger)  # last audit event id / scheduled time
+    last_fired_at: Mapped[int] = mapped_column(BigInteger)
+    suppressed: Mapped[int] = mapped_column(Integer)
+
+
+class PipelineRun(Base):
+    """One execution of a pipeline; ``(trigger_id, trigger_key)`` is unique so a scheduled
+    time or an event can start at most one run, whichever process sees it."""
+
+    __tablename__ = "pipeline_runs"
+    __table_args__ = (
+        UniqueConstraint("trigger_id", "trigger_key", name="uq_pipeline_runs_trigger"),
+        Index("ix_pipeline_runs_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pipeline: Mapped[str] = mapped_column(String(256), index=True)
+    pipeline_version: Mapped[int] = mapped_column(Integer)
+    code_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    trigger_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    trigger_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    trigger: Mapped[dict[str, Any]] = mapped_column(JSON)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    attempt: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(Text)
+    waiting: Mapped[dict[str, Any]] = mapped_column(JSON)  # what an unfinished run waits for
+    worker: Mapped[str] = mapped_column(String(128))
+    heartbeat_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    ended_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class PipelineStep(Base):
+    """One step of one pipeline run: status, inputs, outputs, logs, cache key."""
+
+    __tablename__ = "pipeline_steps"
+    __table_args__ = (Index("ix_pipeline_steps_cache", "pipeline", "name", "cache_key"),)
+
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(256))
+    position: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))
+    attempt: Mapped[int] = mapped_column(Integer)
+    cache_key: Mapped[str] = mapped_column(String(64))
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    outputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    logs: Mapped[str] = mapped_column(Text)
+    error: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ended_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
