@@ -1,8 +1,10 @@
-"""``shipyard quickstart``: the lifecycle so far, end to end, on the embedded store.
+"""``shipyard quickstart``: the whole loop, end to end, on the embedded store.
 
 Trains a classifier on scikit-learn's bundled breast-cancer data (nothing is
 downloaded), tracks the run, registers the model, makes it ``champion``,
-loads it back by alias in a clean client, and scores a batch.
+loads it back by alias, serves it over three protocols with labels arriving
+later; then the world drifts, the monitor fires, the alert triggers the
+retraining pipeline, its gate passes and a canary rollout promotes v2.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from shipyard.cli.app import console, state
-from shipyard.cli.quickstart_serving import roll_out, serve_and_call
+from shipyard.cli.quickstart_loop import PIPELINE, SHIFTED, LoopSummary, close_the_loop, shift
+from shipyard.cli.quickstart_serving import serve_and_call
 from shipyard.sdk.client import Client
 
 MODEL_NAME = "breast-cancer"
@@ -29,7 +32,6 @@ def quickstart(
 ) -> None:
     """Train, track, register, alias, load and score a model in one go."""
     import numpy as np
-    import pandas as pd
     from sklearn.datasets import load_breast_cancer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, classification_report, f1_score, roc_auc_score
@@ -47,8 +49,7 @@ def quickstart(
         "load by alias",
         "score",
         "deploy and serve",
-        "retrain a challenger",
-        "canary rollout",
+        "drift → alert → retrain → gate → canary",
     ]
     progress = Progress(
         SpinnerColumn(),
@@ -119,23 +120,12 @@ def quickstart(
         drift = client.drift(MODEL_NAME)
         progress.update(task, advance=1, description=steps[7])
 
-        retrain_params = {**params, "data": "train + half of the holdout"}
-        half = len(X_test) // 2
-        with client.start_run(EXPERIMENT, params=retrain_params, name="retrain") as retrain:
-            retrain.log_input(DATASET, dataset.version, dataset.sha256)
-            challenger = make_pipeline(
-                StandardScaler(), LogisticRegression(C=params["C"], max_iter=params["max_iter"])
-            ).fit(pd.concat([X_train, X_test[:half]]), pd.concat([y_train, y_test[:half]]))
-            retrain.log_metrics(
-                {"auc": roc_auc_score(y_test[half:], challenger.predict_proba(X_test[half:])[:, 1])}
-            )
-            candidate = retrain.register_model(
-                challenger, name=MODEL_NAME, sample_input=X_test[:50], reference_data=X_train
-            )
-        client.set_alias(MODEL_NAME, "challenger", candidate.version)
-        progress.update(task, advance=1, description=steps[8])
+        base = progress.tasks[task].description
 
-        rolled = roll_out(client, MODEL_NAME, X_test)
+        def say(text: str) -> None:
+            progress.update(task, description=f"{base}: {text}")
+
+        loop = close_the_loop(client, DATASET, shift(data), say=say)
         progress.update(task, advance=1, description="done")
 
     console.print()
@@ -169,12 +159,7 @@ def quickstart(
         f"(estimated without labels {quality.estimated.get('accuracy', float('nan')):.3f}); "
         f"drift: {len(drift.drifted_columns)} of {len(drift.columns)} columns"
     )
-    console.print(
-        f"[green]✓[/] retrained v{candidate.version} as challenger; canary rollout "
-        f"{rolled.rollout_id} v{rolled.baseline} → v{rolled.candidate} over steps "
-        f"{[int(s) for s in rolled.steps]}% under {rolled.requests:,} live requests: "
-        f"[bold]{rolled.status}[/] ({rolled.reason})"
-    )
+    _print_loop(loop)
     console.print()
     console.print("Serve it yourself:")
     console.print("  [cyan]shipyard serve[/]   (then, in another shell)")
@@ -192,9 +177,32 @@ def quickstart(
         f"shipyard models alias history {MODEL_NAME}",
         "shipyard deployments list",
         f"shipyard rollout status {MODEL_NAME}",
+        f"shipyard pipelines runs {PIPELINE}",
+        f"shipyard pipelines show {loop.run.id} --logs",
+        f"shipyard models show {MODEL_NAME} --version latest",
+        "shipyard monitor alerts",
         f"shipyard lineage models:/{MODEL_NAME}@champion",
         f"shipyard lineage datasets:/{DATASET}/{dataset.version}",
         f"shipyard monitor quality {MODEL_NAME}",
         f"shipyard monitor report {MODEL_NAME} --out report.html",
     ):
         console.print(f"  [cyan]{command}[/]")
+
+
+def _print_loop(loop: LoopSummary) -> None:
+    run = loop.run
+    console.print(
+        f"[green]✓[/] the world drifted ({len(SHIFTED)} size features read 30% larger): "
+        f"{loop.requests:,} requests served, {loop.labels:,} labels fed back; monitor "
+        f"alert [bold]{loop.alert.rule}[/] fired ({loop.alert.message})"
+    )
+    steps = ", ".join(f"{s.name} {s.status}" for s in run.steps)
+    console.print(
+        f"[green]✓[/] the alert started pipeline run [bold]{run.id}[/] ({run.pipeline}, "
+        f"defined in {loop.pipeline_file}): {steps}"
+    )
+    gate = run.step("gate").outputs.get("value") or {}
+    for check in gate.get("checks", []):
+        console.print(f"    gate {'passed' if check['passed'] else 'FAILED'}: {check['detail']}")
+    style = "green" if run.status == "succeeded" else "red"
+    console.print(f"[{style}]{'✓' if run.status == 'succeeded' else '✗'}[/] {run.outcome}")

@@ -94,7 +94,7 @@ pipeline.add_step(
         candidate="register",
         after=["gate"],
         rollout={
-            "steps": [10, 50, 100],
+            "steps": [25, 50, 100],
             "interval_s": 1.5,
             "deadline_s": 90,
             # a retrained model is expected to disagree with a champion that drift broke

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +12,6 @@ import httpx
 import pandas as pd
 
 from shipyard.config import ServerSettings
-from shipyard.deploy.analysis import Thresholds
-from shipyard.deploy.rollouts import RolloutSpec
 from shipyard.errors import DeploymentNotFound, ShipyardError
 from shipyard.sdk.client import Client
 from shipyard.server.app import create_app
@@ -125,85 +122,4 @@ async def _load(
 
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency)) as http:
         await asyncio.gather(*(worker(http) for _ in range(concurrency)))
-    return sent
-
-
-@dataclass(frozen=True)
-class RolloutSummary:
-    rollout_id: int
-    status: str
-    reason: str
-    baseline: int
-    candidate: int
-    requests: int
-    steps: list[float]
-
-
-def roll_out(
-    client: Client, name: str, X: pd.DataFrame, *, timeout_s: float = 90.0, concurrency: int = 8
-) -> RolloutSummary:
-    """Canary-roll the ``challenger`` out under live traffic until the controller decides."""
-    latest = client.store.rollouts.latest_for(name)
-    if latest is not None and latest.status in ("running", "paused"):
-        client.abort_rollout(name)  # left over from an interrupted quickstart
-    spec = RolloutSpec(
-        to=f"{name}@challenger",
-        steps=(10, 50, 100),
-        interval_s=1.5,
-        deadline_s=60,
-        thresholds=Thresholds(min_requests=100, min_compared=100, min_divergence_samples=300),
-    )
-    settings = ServerSettings(poll_interval_s=0.1, stats_flush_s=0.2, controller_tick_s=0.2)
-    rows = [{"inputs": [row]} for row in X.to_dict(orient="records")]
-    with running_server(create_app(settings, client=client)) as url:
-        record = client.start_rollout(name, spec)
-        sent = asyncio.run(
-            _drive_until_decided(client, url, name, rows, record.id, concurrency, timeout_s)
-        )
-    final = client.store.rollouts.get(record.id)
-    return RolloutSummary(
-        final.id,
-        final.status,
-        final.reason,
-        final.baseline_version,
-        final.candidate_version,
-        sent,
-        list(spec.steps),
-    )
-
-
-async def _drive_until_decided(
-    client: Client,
-    url: str,
-    name: str,
-    bodies: list[dict],
-    rollout_id: int,
-    concurrency: int,
-    timeout_s: float,
-) -> int:
-    done = asyncio.Event()
-    sent = 0
-
-    async def watch() -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            status = (await asyncio.to_thread(client.store.rollouts.get, rollout_id)).status
-            if status not in ("running", "paused"):
-                break
-            await asyncio.sleep(0.2)
-        done.set()
-
-    async def worker(http: httpx.AsyncClient, offset: int) -> None:
-        nonlocal sent
-        i = offset
-        while not done.is_set():
-            i += 11
-            response = await http.post(
-                f"{url}/v1/deployments/{name}/predict", json=bodies[i % len(bodies)]
-            )
-            response.raise_for_status()
-            sent += 1
-
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency)) as http:
-        await asyncio.gather(watch(), *(worker(http, i) for i in range(concurrency)))
     return sent

@@ -261,7 +261,11 @@ def _check(
     assert bound is not None
     passed = bool(_OPS[check.op](value, bound))
     return CheckOutcome(
-        check.text, passed, value, bound, f"{check.metric}={value:.4f} {check.op} {bound:.4f}"
+        check.text,
+        passed,
+        value,
+        bound,
+        f"{check.metric}={value:.4f}, needs {check.op} {bound:.4f}",
     )
 
 

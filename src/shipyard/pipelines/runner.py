@@ -206,7 +206,11 @@ class PipelineRunner:
             if not self._run_step(run, step, outputs, user_params):
                 return
         self.store.pipelines.set_status(
-            run.id, "succeeded", actor=self.worker, outcome="completed", expect=("running",)
+            run.id,
+            "succeeded",
+            actor=self.worker,
+            outcome=run.outcome or "completed",
+            expect=("running",),
         )
 
     def _run_step(

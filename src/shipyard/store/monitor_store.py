@@ -94,6 +94,13 @@ class MonitorStore:
             if row is None:
                 raise NotFound(f"monitor {name!r} does not exist")
             session.delete(row)
+            # Its open alerts end with it: a monitor created later under the same name
+            # starts clean and fires (and triggers) again.
+            session.execute(
+                update(Alert)
+                .where(Alert.monitor == name, Alert.status.in_(("pending", "firing")))
+                .values(status="resolved", resolved_at=now_ms())
+            )
             record_event(
                 session,
                 actor=actor,
