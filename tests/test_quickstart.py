@@ -1,7 +1,15 @@
-"""``shipyard quickstart`` runs the lifecycle on a fresh embedded workspace."""
+"""``shipyard quickstart`` runs the whole loop on a fresh embedded workspace.
+
+This is the end-to-end test of continuous training with real components: a
+uvicorn server running the monitor, the pipeline scheduler and executor and
+the rollout controller; drifted traffic and late labels over HTTP; the
+monitor's alert triggers the retraining pipeline, whose gate passes and whose
+canary rollout promotes the new version.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -18,16 +26,40 @@ def test_quickstart_runs_the_lifecycle_and_can_run_again(tmp_path: Path) -> None
     flat = " ".join(result.output.split())  # Rich wraps long lines
     assert "models:/breast-cancer@champion → v1" in flat
     assert "native, OIP v2 and MLflow /invocations agree" in flat
-    assert "canary rollout 1 v1 → v2" in flat
+    assert "the alert started pipeline run 1" in flat
     with Client(settings=StoreSettings(home=home)) as client:
         run = client.get_run(client.get_model_version("breast-cancer", 1).run_id or "")
         assert run.status == "FINISHED" and run.metrics["auc"] > 0.95
         assert [a.path for a in run.artifacts] == ["classification_report.txt"]
+        [run] = client.pipeline_runs("retrain-breast-cancer")
+        run = client.get_pipeline_run(run.id)
+        assert run.trigger["source"] == "alert" and run.trigger["monitor"] == "breast-cancer-health"
+        alert = next(
+            a for a in client.alerts("breast-cancer-health") if a.id == run.trigger["alert"]
+        )
+        assert alert.fired_at is not None and alert.fired_at <= run.created_at
+        assert run.status == "succeeded", (run.error, run.outcome)
+        assert [s.status for s in run.steps] == ["succeeded"] * 6
+        assert "promoted" in run.outcome
+        v2 = client.get_model_version("breast-cancer", 2)
+        assert v2.tags["gate.status"] == "passed" and v2.tags["shipyard.pipeline_run"] == "1"
+        gate = json.loads(v2.tags["gate.result"])
+        assert gate["champion"] == "models:/breast-cancer/1"
+        assert gate["metrics"]["accuracy"] > gate["champion_metrics"]["accuracy"] + 0.02
         rollout = client.rollout("breast-cancer")
-        assert rollout.status in ("promoted", "rolled_back")  # decided, on live traffic
-        champion = client.get_model_version_by_alias("breast-cancer", "champion").version
-        assert champion == (2 if rollout.status == "promoted" else 1)
+        assert (rollout.status, rollout.baseline_version, rollout.candidate_version) == (
+            "promoted",
+            1,
+            2,
+        )
+        assert client.get_model_version_by_alias("breast-cancer", "champion").version == 2
         assert client.get_deployment("breast-cancer").policy["kind"] == "single"
+        assert client.get_run(v2.run_id or "").tags["shipyard.pipeline_run"] == "1"
     again = CliRunner().invoke(app, ["--home", str(home), "quickstart"])
     assert again.exit_code == 0, again.output
     assert "registered models:/breast-cancer/3" in " ".join(again.output.split())
+    with Client(settings=StoreSettings(home=home)) as client:
+        latest = client.pipeline_runs("retrain-breast-cancer")[0]
+        assert latest.id == 2 and latest.status == "succeeded", latest.error
+        assert client.get_pipeline_run(2).step("train").status == "cached"  # same data, same code
+        assert client.get_model_version_by_alias("breast-cancer", "champion").version == 4

@@ -82,6 +82,7 @@ def close_the_loop(
     with contextlib.suppress(NotFound):
         client.delete_pipeline(PIPELINE)
     client.register_pipeline(PIPELINE, quickstart_pipeline.__file__)
+    before = max((r.id for r in client.pipeline_runs(PIPELINE, limit=1)), default=0)
     settings = ServerSettings(
         poll_interval_s=0.1,
         stats_flush_s=0.2,
@@ -94,10 +95,10 @@ def close_the_loop(
     say(f"new labelled data arrived: {record.uri}; serving traffic from the drifted world")
     with running_server(create_app(settings, client=client)) as url:
         requests, labels = asyncio.run(
-            _outside_world(client, url, name, dataset, drifted, say, timeout_s, concurrency)
+            _outside_world(client, url, name, before, drifted, say, timeout_s, concurrency)
         )
     runs = client.pipeline_runs(PIPELINE, limit=1)
-    if not runs or runs[0].status not in ENDED:
+    if not runs or runs[0].id <= before or runs[0].status not in ENDED:
         raise ShipyardError(
             f"the retraining pipeline did not finish within {timeout_s:.0f} s; "
             f"see shipyard pipelines runs {PIPELINE}"
@@ -117,7 +118,7 @@ async def _outside_world(
     client: Client,
     url: str,
     name: str,
-    dataset: str,
+    before: int,
     drifted: pd.DataFrame,
     say: Callable[[str], None],
     timeout_s: float,
@@ -163,7 +164,7 @@ async def _outside_world(
         last = ""
         while time.monotonic() < deadline:
             runs = await asyncio.to_thread(client.pipeline_runs, PIPELINE, limit=1)
-            if runs:
+            if runs and runs[0].id > before:
                 run = await asyncio.to_thread(client.get_pipeline_run, runs[0].id)
                 current = next(
                     (s.name for s in run.steps if s.status in ("running", "waiting")), ""
