@@ -172,7 +172,7 @@ def test_two_worker_processes_run_a_scheduled_pipeline_once(
     command = [str(Path(sys.executable).parent / "shipyard"), "worker", "--tick", "0.2"]
     workers = [subprocess.Popen(command, env=env, stderr=subprocess.PIPE) for _ in range(2)]
     try:
-        time.sleep(9)
+        time.sleep(6)
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGINT)

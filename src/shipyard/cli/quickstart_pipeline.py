@@ -94,8 +94,8 @@ pipeline.add_step(
         candidate="register",
         after=["gate"],
         rollout={
-            "steps": [25, 50, 100],
-            "interval_s": 1.5,
+            "steps": [50, 100],
+            "interval_s": 1.0,
             "deadline_s": 90,
             # A retrained model is expected to disagree with a champion that drift broke;
             # and on a laptop the whole loop shares one process and two cores, so only a
@@ -105,7 +105,7 @@ pipeline.add_step(
                 "p99_margin_ms": 50,
                 "min_requests": 100,
                 "min_compared": 100,
-                "min_divergence_samples": 300,
+                "min_divergence_samples": 200,
                 "min_agreement": 0.6,
                 "max_divergence": 0.5,
             },

@@ -236,3 +236,57 @@ def alerts(
     client: ClientDep, monitor: str | None = None, open_only: bool = False
 ) -> list[dict[str, Any]]:
     return [a.to_dict() for a in client.alerts(monitor, open_only=open_only)]
+
+
+@router.get("/pipelines", tags=["pipelines"])
+def list_pipelines(client: ClientDep) -> list[dict[str, Any]]:
+    triggers = client.pipeline_triggers()
+    return [
+        {**p.to_dict(), "triggers": [t.to_dict() for t in triggers if t.pipeline == p.name]}
+        for p in client.list_pipelines()
+    ]
+
+
+@router.get("/pipelines/{name}/runs", tags=["pipelines"])
+def list_pipeline_runs(
+    name: str, client: ClientDep, status: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    client.get_pipeline(name)
+    return [r.to_dict() for r in client.pipeline_runs(name, status=status, limit=limit)]
+
+
+@router.post("/pipelines/{name}/runs", status_code=202, tags=["pipelines"])
+def start_pipeline_run(
+    name: str, client: ClientDep, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Queue a run (body: {"params": {...}}); this server's executor picks it up."""
+    params = (body or {}).get("params") or {}
+    if not isinstance(params, dict):
+        raise InvalidInput('"params" is a mapping of parameter names to values')
+    return client.run_pipeline(name, params, wait=False).to_dict()
+
+
+@router.get("/pipeline-runs/{run_id}", tags=["pipelines"])
+def get_pipeline_run(run_id: int, client: ClientDep) -> dict[str, Any]:
+    return client.get_pipeline_run(run_id).to_dict()
+
+
+@router.post("/pipeline-runs/{run_id}/{action}", tags=["pipelines"])
+def act_on_pipeline_run(
+    run_id: int,
+    action: str,
+    client: ClientDep,
+    user: Annotated[str | None, Depends(authorize)],
+    body: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """approve / reject (body: {"comment": "..."}; the caller is recorded) or retry."""
+    comment = str((body or {}).get("comment", ""))
+    if action in ("approve", "reject"):
+        client.store.pipelines.decide(
+            run_id, approve=action == "approve", actor=user or client.actor, comment=comment
+        )
+    elif action == "retry":
+        client.store.pipelines.retry(run_id, actor=user or client.actor)
+    else:
+        raise InvalidInput(f"unknown pipeline run action {action!r}; use approve, reject or retry")
+    return client.get_pipeline_run(run_id).to_dict()
