@@ -22,6 +22,7 @@ import graphlib
 import hashlib
 import inspect
 import logging
+import marshal
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -98,13 +99,16 @@ class Step:
         return set(self.inputs.values()) | set(self.after)
 
     def code_hash(self) -> str:
-        """Changes when the step's own code (or its builtin options) changes."""
-        try:
-            code = inspect.getsource(self.function)
-        except (OSError, TypeError):
-            code = self.function.__qualname__
-        text = code + repr(sorted(self.options.items()))
-        return hashlib.sha256(text.encode()).hexdigest()
+        """Changes when the step's compiled code (or a builtin's options) changes.
+
+        Hashing the code object rather than the source file means the key is
+        the code this run executes (the store's snapshot), not whatever the
+        file on disk says now; a new Python version simply misses the cache.
+        """
+        code = getattr(self.function, "__code__", None)
+        body = marshal.dumps(code) if code is not None else self.function.__qualname__.encode()
+        options = repr(sorted(self.options.items())).encode()
+        return hashlib.sha256(body + options).hexdigest()
 
     def describe(self) -> dict[str, Any]:
         return {
