@@ -33,6 +33,7 @@ format: install-test
 
 bench: install-test
 	$(PY) benchmarks/tracking.py
+	$(PY) benchmarks/pipelines.py
 
 clean:
 	rm -rf .shipyard .pytest_cache .ruff_cache .mypy_cache build dist src/*.egg-info

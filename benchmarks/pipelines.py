@@ -16,7 +16,8 @@ steps themselves doing nothing, so the orchestration is all that is timed::
     by an executor, with the scheduler ticking every 0.1 s (info).
 
 Prefect is not a dependency of Shipyard: the first run creates
-``.bench/prefect-venv`` (git-ignored) and installs ``prefect>=3,<4`` there.
+``.bench/prefect-venv`` (git-ignored) and installs ``prefect>=3,<4`` there
+(with a FastAPI its server still runs on).
 Each side runs in its own fresh process with a fresh temporary home; medians
 of repeated runs after an untimed warm-up. This file imports only the standard
 library at the top, because the Prefect side runs it under the other venv.
@@ -200,7 +201,11 @@ def _ensure_prefect() -> Path | None:
     print("creating .bench/prefect-venv and installing prefect (first run only)...", flush=True)
     try:
         subprocess.run([sys.executable, "-m", "venv", str(PREFECT_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "prefect>=3,<4"], check=True)
+        # Prefect 3.8's server still passes Body(min_items=...), which FastAPI 0.155 dropped.
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "prefect>=3,<4", "fastapi>=0.139,<0.155"],
+            check=True,
+        )
     except subprocess.CalledProcessError as exc:
         print(f"cannot set up Prefect ({exc}); reporting Shipyard alone", flush=True)
         return None
