@@ -13,7 +13,7 @@ import typer
 from shipyard.cli.app import console, state
 from shipyard.cli.output import print_json, table, when
 from shipyard.errors import InvalidInput
-from shipyard.store.pipeline_store import PipelineRunRecord
+from shipyard.store.pipeline_records import PipelineRunRecord
 
 pipelines_app = typer.Typer(
     help="Pipelines: retrain, gate, register and roll out, by trigger or by hand.",

@@ -27,7 +27,7 @@ from shipyard.sdk.client import Client
 from shipyard.server.app import create_app
 from shipyard.server.background import running_server
 from shipyard.store.monitor_store import AlertRecord
-from shipyard.store.pipeline_store import ENDED, PipelineRunRecord
+from shipyard.store.pipeline_records import ENDED, PipelineRunRecord
 
 PIPELINE = "retrain-breast-cancer"
 MONITOR = quickstart_pipeline.MONITOR

@@ -33,7 +33,7 @@ from shipyard.pipelines.definition import (
 from shipyard.pipelines.gate import GateFailed
 from shipyard.pipelines.loader import PipelineCode, load
 from shipyard.store.dataset_store import DatasetRecord
-from shipyard.store.pipeline_store import PipelineRunRecord
+from shipyard.store.pipeline_records import PipelineRunRecord
 
 logger = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from shipyard.pipelines.triggers import parse_trigger
 from shipyard.store import Store
 from shipyard.store.audit import now_ms
 from shipyard.store.leased_loop import LeasedLoop
-from shipyard.store.pipeline_store import PipelineRunRecord, TriggerRecord
+from shipyard.store.pipeline_records import PipelineRunRecord, TriggerRecord
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from shipyard.pipelines.definition import PipelineInvalid
 from shipyard.pipelines.loader import load, read_code
 from shipyard.store import Store
 from shipyard.store.audit import now_ms
-from shipyard.store.pipeline_store import NewTrigger, PipelineRecord, PipelineRunRecord
+from shipyard.store.pipeline_records import NewTrigger, PipelineRecord, PipelineRunRecord
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from typing import TYPE_CHECKING, Any
 
-from shipyard.store.pipeline_store import PipelineRecord, PipelineRunRecord, TriggerRecord
+from shipyard.store.pipeline_records import PipelineRecord, PipelineRunRecord, TriggerRecord
 
 if TYPE_CHECKING:
     from shipyard.store import Store

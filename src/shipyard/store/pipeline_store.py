@@ -9,7 +9,6 @@ queued run is a conditional UPDATE too, so two executors never run the same one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -19,164 +18,18 @@ from sqlalchemy.orm import Session
 from shipyard.errors import Conflict, NotFound
 from shipyard.store.audit import now_ms, record_event
 from shipyard.store.database import Database
+from shipyard.store.pipeline_records import (
+    ACTIVE,
+    ENDED,
+    NewTrigger,
+    PipelineRecord,
+    PipelineRunRecord,
+    TriggerRecord,
+    pipeline_of_row,
+    run_of_row,
+    trigger_of_row,
+)
 from shipyard.store.schema import PipelineDef, PipelineRun, PipelineStep, PipelineTrigger
-
-ACTIVE = ("queued", "running", "awaiting_approval", "deploying")
-ENDED = ("succeeded", "failed", "rejected", "rolled_back")
-
-
-@dataclass(frozen=True)
-class PipelineRecord:
-    name: str
-    version: int
-    source: str
-    code_sha256: str
-    definition: dict[str, Any]
-    created_at: int
-    updated_at: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class TriggerRecord:
-    id: int
-    pipeline: str
-    key: str
-    source: str
-    spec: dict[str, Any]
-    cursor: int
-    last_fired_at: int
-    suppressed: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    name: str
-    position: int
-    status: str
-    attempt: int
-    cache_key: str
-    inputs: dict[str, Any]
-    outputs: dict[str, Any]
-    logs: str
-    error: str
-    started_at: int | None
-    ended_at: int | None
-
-    @property
-    def duration_s(self) -> float | None:
-        if self.started_at is None or self.ended_at is None:
-            return None
-        return (self.ended_at - self.started_at) / 1000
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "duration_s": self.duration_s}
-
-
-@dataclass(frozen=True)
-class PipelineRunRecord:
-    id: int
-    pipeline: str
-    pipeline_version: int
-    code_sha256: str
-    status: str
-    trigger: dict[str, Any]
-    params: dict[str, Any]
-    attempt: int
-    error: str
-    outcome: str
-    waiting: dict[str, Any]
-    worker: str
-    created_by: str
-    created_at: int
-    ended_at: int | None
-    steps: tuple[StepRecord, ...] = field(default=())
-
-    def step(self, name: str) -> StepRecord:
-        for step in self.steps:
-            if step.name == name:
-                return step
-        raise NotFound(f"pipeline run {self.id} has no step {name!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if k != "steps"}
-        data["steps"] = [s.to_dict() for s in self.steps]
-        return data
-
-
-def _pipeline(row: PipelineDef) -> PipelineRecord:
-    return PipelineRecord(
-        row.name,
-        row.version,
-        row.source,
-        row.code_sha256,
-        dict(row.definition),
-        row.created_at,
-        row.updated_at,
-    )
-
-
-def _trigger(row: PipelineTrigger) -> TriggerRecord:
-    return TriggerRecord(
-        row.id,
-        row.pipeline,
-        row.key,
-        row.source,
-        dict(row.spec),
-        row.cursor,
-        row.last_fired_at,
-        row.suppressed,
-    )
-
-
-def _step(row: PipelineStep) -> StepRecord:
-    return StepRecord(
-        row.name,
-        row.position,
-        row.status,
-        row.attempt,
-        row.cache_key,
-        dict(row.inputs),
-        dict(row.outputs),
-        row.logs,
-        row.error,
-        row.started_at,
-        row.ended_at,
-    )
-
-
-def _run(row: PipelineRun, steps: list[PipelineStep] | None = None) -> PipelineRunRecord:
-    return PipelineRunRecord(
-        row.id,
-        row.pipeline,
-        row.pipeline_version,
-        row.code_sha256,
-        row.status,
-        dict(row.trigger),
-        dict(row.params),
-        row.attempt,
-        row.error,
-        row.outcome,
-        dict(row.waiting),
-        row.worker,
-        row.created_by,
-        row.created_at,
-        row.ended_at,
-        tuple(_step(s) for s in sorted(steps or [], key=lambda s: s.position)),
-    )
-
-
-@dataclass(frozen=True)
-class NewTrigger:
-    key: str
-    source: str
-    spec: dict[str, Any]
-    cursor: int
 
 
 class PipelineStore:
@@ -238,25 +91,27 @@ class PipelineStore:
                 details={"version": row.version, "code_sha256": code_sha256, "source": source},
             )
             session.flush()
-            return _pipeline(row)
+            return pipeline_of_row(row)
 
     def get(self, name: str) -> PipelineRecord:
         with self.db.read() as session:
             row = session.get(PipelineDef, name)
             if row is None:
                 raise NotFound(f"pipeline {name!r} is not registered")
-            return _pipeline(row)
+            return pipeline_of_row(row)
 
     def all(self) -> list[PipelineRecord]:
         with self.db.read() as session:
-            return [_pipeline(r) for r in session.scalars(select(PipelineDef).order_by("name"))]
+            return [
+                pipeline_of_row(r) for r in session.scalars(select(PipelineDef).order_by("name"))
+            ]
 
     def triggers(self, pipeline: str | None = None) -> list[TriggerRecord]:
         with self.db.read() as session:
             query = select(PipelineTrigger).order_by(PipelineTrigger.id)
             if pipeline is not None:
                 query = query.where(PipelineTrigger.pipeline == pipeline)
-            return [_trigger(r) for r in session.scalars(query)]
+            return [trigger_of_row(r) for r in session.scalars(query)]
 
     # -- starting runs ----------------------------------------------------------
     def create_run(
@@ -270,7 +125,7 @@ class PipelineStore:
     ) -> PipelineRunRecord:
         with self.db.write() as session:
             row = self._insert_run(session, pipeline, steps, params, trigger, actor, None, None)
-            return _run(row)
+            return run_of_row(row)
 
     def fire(
         self,
@@ -322,7 +177,7 @@ class PipelineStore:
                     trigger.id,
                     key,
                 )
-                return _run(row)
+                return run_of_row(row)
         except IntegrityError:  # another process started this very (trigger, key)
             return None
 
@@ -588,7 +443,7 @@ class PipelineStore:
                 details={"run": run_id, "attempt": row.attempt},
             )
             session.flush()
-            return _run(row, steps)
+            return run_of_row(row, steps)
 
     def reap(self, stale_before: int) -> list[int]:
         """Fail runs whose worker stopped sending heartbeats (it died mid-run)."""
@@ -619,7 +474,7 @@ class PipelineStore:
             if row is None:
                 raise NotFound(f"pipeline run {run_id} does not exist")
             steps = list(session.scalars(select(PipelineStep).where(PipelineStep.run_id == run_id)))
-            return _run(row, steps)
+            return run_of_row(row, steps)
 
     def runs(
         self, pipeline: str | None = None, *, status: tuple[str, ...] | None = None, limit: int = 50
@@ -630,7 +485,7 @@ class PipelineStore:
                 query = query.where(PipelineRun.pipeline == pipeline)
             if status is not None:
                 query = query.where(PipelineRun.status.in_(status))
-            return [_run(r) for r in session.scalars(query)]
+            return [run_of_row(r) for r in session.scalars(query)]
 
     def delete(self, name: str, *, actor: str) -> None:
         with self.db.write() as session:
