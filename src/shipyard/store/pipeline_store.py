@@ -259,13 +259,14 @@ class PipelineStore:
     # -- executing --------------------------------------------------------------
     def claim(self, worker: str, run_id: int | None = None) -> PipelineRunRecord | None:
         """Take the oldest queued run (or ``run_id``) for ``worker``; None if there is none."""
-        with self.db.write() as session:
-            query = select(PipelineRun.id).where(PipelineRun.status == "queued")
-            if run_id is not None:
-                query = query.where(PipelineRun.id == run_id)
+        query = select(PipelineRun.id).where(PipelineRun.status == "queued")
+        if run_id is not None:
+            query = query.where(PipelineRun.id == run_id)
+        with self.db.read() as session:  # polled every tick: no write lock when idle
             candidate = session.scalars(query.order_by(PipelineRun.id).limit(1)).first()
-            if candidate is None:
-                return None
+        if candidate is None:
+            return None
+        with self.db.write() as session:
             taken = session.execute(
                 update(PipelineRun)
                 .where(PipelineRun.id == candidate, PipelineRun.status == "queued")
