@@ -103,10 +103,10 @@ class RolloutSpec:
 
 
 def parse_duration(text: str) -> float:
-    """``60s``, ``5m``, ``1h`` or plain seconds."""
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    """``60s``, ``5m``, ``1h``, ``1d`` or plain seconds."""
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
     text = text.strip().lower()
-    for suffix in ("ms", "s", "m", "h"):
+    for suffix in ("ms", "s", "m", "h", "d"):
         if text.endswith(suffix):
             number, scale = text[: -len(suffix)], units[suffix]
             break

@@ -47,8 +47,15 @@ def read_code(source: str) -> PipelineCode:
         raise PipelineInvalid(f"cannot find pipeline module {source!r}: {exc}") from None
     if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
         raise PipelineInvalid(f"{source!r} is neither a .py file nor an importable Python module")
-    package = source.rpartition(".")[0] or None
-    return PipelineCode(f"module:{source}", Path(spec.origin).read_bytes(), package)
+    return snapshot(f"module:{source}", Path(spec.origin).read_bytes())
+
+
+def snapshot(source: str, code: bytes) -> PipelineCode:
+    """The code of ``source`` as stored (a module keeps its package for relative imports)."""
+    package = None
+    if source.startswith("module:"):
+        package = source.removeprefix("module:").rpartition(".")[0] or None
+    return PipelineCode(source, code, package)
 
 
 def load(code: PipelineCode) -> Pipeline:

@@ -31,7 +31,7 @@ from shipyard.pipelines.definition import (
     check_value,
 )
 from shipyard.pipelines.gate import GateFailed
-from shipyard.pipelines.loader import PipelineCode, load
+from shipyard.pipelines.loader import load, snapshot
 from shipyard.store.dataset_store import DatasetRecord
 from shipyard.store.pipeline_records import PipelineRunRecord
 
@@ -165,14 +165,8 @@ class PipelineRunner:
     def pipeline_of(self, run: PipelineRunRecord) -> Pipeline:
         """The code the run was started with, from the store's verified snapshot."""
         if run.code_sha256 not in self._loaded:
-            record = self.store.pipelines.get(run.pipeline)
-            source = record.source
-            package = source.removeprefix("module:").rpartition(".")[0] or None
-            code = PipelineCode(
-                source,
-                self.store.artifacts.get_bytes(run.code_sha256),
-                package if source.startswith("module:") else None,
-            )
+            source = self.store.pipelines.get(run.pipeline).source
+            code = snapshot(source, self.store.artifacts.get_bytes(run.code_sha256))
             self._loaded[run.code_sha256] = load(code)
         return self._loaded[run.code_sha256]
 

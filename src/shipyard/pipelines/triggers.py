@@ -16,6 +16,7 @@ from typing import Any
 
 from croniter import croniter
 
+from shipyard.deploy.rollouts import parse_duration
 from shipyard.errors import InvalidInput
 
 SOURCES = ("alert", "schedule", "dataset")
@@ -24,18 +25,11 @@ _MAX_CATCH_UP = 10_000  # schedule slots skipped over after a long stop
 
 
 def _duration(value: Any, where: str) -> float:
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        text = str(value).strip().lower()
-        units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-        suffix = next((u for u in ("ms", "s", "m", "h", "d") if text.endswith(u)), "")
-        try:
-            seconds = float(text[: len(text) - len(suffix)]) * units.get(suffix, 1.0)
-        except ValueError:
-            raise InvalidInput(
-                f"{where}: cannot read duration {value!r}; use e.g. 30s, 10m, 1h"
-            ) from None
+    """A cool-down: seconds, or text for ``parse_duration`` (``10m``); never negative."""
+    try:
+        seconds = float(value) if isinstance(value, int | float) else parse_duration(str(value))
+    except InvalidInput as exc:
+        raise InvalidInput(f"{where}: {exc}") from None
     if seconds < 0:
         raise InvalidInput(f"{where}: a duration cannot be negative, got {value!r}")
     return seconds

@@ -287,22 +287,19 @@ class PipelineStore:
     def start_step(
         self, run_id: int, name: str, *, attempt: int, inputs: dict[str, Any], cache_key: str
     ) -> None:
-        with self.db.write() as session:
-            session.execute(
-                update(PipelineStep)
-                .where(PipelineStep.run_id == run_id, PipelineStep.name == name)
-                .values(
-                    status="running",
-                    attempt=attempt,
-                    inputs=inputs,
-                    cache_key=cache_key,
-                    outputs={},
-                    logs="",
-                    error="",
-                    started_at=now_ms(),
-                    ended_at=None,
-                )
-            )
+        self._update_step(
+            run_id,
+            name,
+            status="running",
+            attempt=attempt,
+            inputs=inputs,
+            cache_key=cache_key,
+            outputs={},
+            logs="",
+            error="",
+            started_at=now_ms(),
+            ended_at=None,
+        )
 
     def end_step(
         self,
@@ -314,17 +311,22 @@ class PipelineStore:
         logs: str = "",
         error: str = "",
     ) -> None:
+        self._update_step(
+            run_id,
+            name,
+            status=status,
+            outputs=outputs or {},
+            logs=logs,
+            error=error,
+            ended_at=now_ms(),
+        )
+
+    def _update_step(self, run_id: int, name: str, **values: Any) -> None:
         with self.db.write() as session:
             session.execute(
                 update(PipelineStep)
                 .where(PipelineStep.run_id == run_id, PipelineStep.name == name)
-                .values(
-                    status=status,
-                    outputs=outputs or {},
-                    logs=logs,
-                    error=error,
-                    ended_at=now_ms(),
-                )
+                .values(**values)
             )
 
     def cached_outputs(self, pipeline: str, name: str, cache_key: str) -> dict[str, Any] | None:
