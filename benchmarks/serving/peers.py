@@ -1,7 +1,9 @@
 """The servers under test: their environments, artifacts, commands and request formats.
 
-Every server runs as its own process group on a free 127.0.0.1 port with
-OpenMP/BLAS limited to one thread, and is stopped by killing that group.
+Every server runs as its own process group on a free 127.0.0.1 port and is
+stopped by killing that group. The peers get OpenMP/BLAS limited to one thread
+from the environment, as their docs advise; Shipyard is started the way its
+README starts it, with no thread variables, and must limit its pools itself.
 
 - Shipyard: ``shipyard --home H serve`` (this interpreter), native protocol.
 - MLflow: ``mlflow models serve --env-manager local``, one server per model
@@ -411,6 +413,19 @@ def _env(extra: dict[str, str] | None = None, venv: Path | None = None) -> dict[
     return env
 
 
+def user_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a user's shell: none of the thread variables the peers get.
+
+    Shipyard must hold its own ``--model-threads`` limit (an earlier run that exported
+    ``OMP_NUM_THREADS=1`` to it hid a 5x slowdown). ``PYTHONPATH`` only points at the
+    run's snapshot of the same source (see ``snapshot_shipyard``).
+    """
+    drop = {"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", *THREAD_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(extra or {})
+    return env
+
+
 def snapshot_shipyard(dest: Path, notify: Notify, attempts: int = 15) -> str:
     """Copy ``src/shipyard`` to ``dest`` once it imports cleanly; returns its digest.
 
@@ -531,10 +546,12 @@ def specs_for(
         port = free_port()
         home = work / "shipyard-home"
         shipyard = Path(sys.executable).parent / "shipyard"
+        # As the README starts it: `shipyard serve`, no thread variables, no tuning flags.
         argv = [str(shipyard), "--home", str(home), "serve", "--host", HOST, "--port", str(port)]
-        argv += ["--workers", workers, "--model-threads", "1"]
+        if workers != "1":
+            argv += ["--workers", workers]
         protocol: Protocol = OpenInference() if key == "shipyard-oip" else ShipyardNative()
-        env = _env({"SHIPYARD_HOME": str(home), "PYTHONPATH": str(work / "shipyard-src")})
+        env = user_env({"PYTHONPATH": str(work / "shipyard-src")})
         if key == "shipyard-nolog":  # the prediction log (on by default) switched off
             env["SHIPYARD_PREDICTION_LOG"] = "false"
         return [

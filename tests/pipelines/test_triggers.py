@@ -172,7 +172,15 @@ def test_two_worker_processes_run_a_scheduled_pipeline_once(
     command = [str(Path(sys.executable).parent / "shipyard"), "worker", "--tick", "0.2"]
     workers = [subprocess.Popen(command, env=env, stderr=subprocess.PIPE) for _ in range(2)]
     try:
-        time.sleep(6)
+        # Wait for the schedule to have run a few slots, however long the two workers take
+        # to start on a busy machine (a fixed sleep failed when imports alone took 6 s).
+        deadline = time.monotonic() + 90
+        with Client(settings=settings) as watcher:
+            while time.monotonic() < deadline and all(w.poll() is None for w in workers):
+                finished = watcher.pipeline_runs("ticker", status="succeeded", limit=100)
+                if len(finished) >= 3:
+                    break
+                time.sleep(0.5)
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGINT)

@@ -49,3 +49,23 @@ class Threshold:
             time.sleep(self.delay_s)
         positive = (frame["x"] > self.cut).astype(float) * 0.8 + 0.1
         return [[1 - p, p] for p in positive]
+
+
+class ThreadProbe:
+    """Predicts, for each row, the native thread pools of the thread that runs the model.
+
+    ``"openmp=N,blas=M"`` from threadpoolctl, read in the calling thread: libgomp keeps
+    its limit per thread, so this shows what a scikit-learn model would really use there.
+    """
+
+    def load(self, path: str) -> None:
+        import sklearn  # noqa: F401  (loads scikit-learn's OpenMP runtime, as a tree model does)
+
+    def predict(self, frame: pd.DataFrame) -> list[str]:
+        from threadpoolctl import threadpool_info
+
+        pools: dict[str, set[int]] = {"openmp": set(), "blas": set()}
+        for pool in threadpool_info():
+            pools[pool["user_api"]].add(pool["num_threads"])
+        described = ",".join(f"{api}={max(sizes)}" for api, sizes in pools.items() if sizes)
+        return [described] * len(frame)

@@ -11,6 +11,8 @@ import typer
 from shipyard.cli.app import console, state
 from shipyard.config import ServerSettings
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
 
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -55,8 +57,12 @@ def serve(
         env["SHIPYARD_ARTIFACTS_URL"] = client.settings.artifacts_url
     if default_deployment:
         env["SHIPYARD_DEFAULT_DEPLOYMENT"] = default_deployment
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.setdefault(name, os.environ.get(name, str(model_threads)))
+    # --model-threads wins over whatever the caller's environment says. Worker processes
+    # started after this read the variables before loading a runtime; this process has
+    # loaded them already, so each serving process also limits its live pools
+    # (serving/threads.py).
+    for name in THREAD_VARIABLES:
+        env[name] = str(model_threads)
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="shipyard-metrics-")
     os.environ.update(env)

@@ -34,6 +34,7 @@ from shipyard.server.protocols import oip
 from shipyard.serving.dataplane import DataPlane
 from shipyard.serving.metrics import ServingMetrics
 from shipyard.serving.routing import RoutingTable
+from shipyard.serving.threads import ModelThreads
 
 
 def _metrics_payload(metrics: ServingMetrics) -> bytes:
@@ -57,7 +58,12 @@ def create_app(
     settings = settings or ServerSettings()
     client = client or Client(settings=store_settings)
     metrics = ServingMetrics()
-    routing = RoutingTable(client.store, metrics, poll_interval_s=settings.poll_interval_s)
+    routing = RoutingTable(
+        client.store,
+        metrics,
+        poll_interval_s=settings.poll_interval_s,
+        threads=ModelThreads(settings.model_threads),
+    )
     predlog = prediction_log or (
         PredictionLogger(client.store.artifacts, flush_interval_s=settings.prediction_log_flush_s)
         if settings.prediction_log

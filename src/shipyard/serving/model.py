@@ -23,6 +23,7 @@ from shipyard.entities import ModelVersion
 from shipyard.registry.loaded import LoadedModel
 from shipyard.serving.batching import BatchingConfig, MicroBatcher
 from shipyard.serving.metrics import ServingMetrics
+from shipyard.serving.threads import ModelThreads
 from shipyard.serving.validation import RowValidator
 from shipyard.signature import ColumnSpec
 
@@ -43,8 +44,10 @@ class ServedModel:
         config: ServingConfig,
         metrics: ServingMetrics,
         expectations: dict[str, Any] | None = None,
+        threads: ModelThreads | None = None,
     ) -> None:
         self.version = version
+        self.threads = threads
         self.key = f"{version.name}/{version.version}"
         self.loaded = loaded
         self.predictor = loaded.predictor
@@ -74,6 +77,8 @@ class ServedModel:
 
     # -- model calls (in the batch thread) ---------------------------------------
     def _predict(self, rows: list[list[Any]]) -> tuple[np.ndarray, np.ndarray | None]:
+        if self.threads is not None:
+            self.threads.apply()  # whichever thread runs this call (loop, batcher, pool)
         if self.matrix:
             matrix = np.array(rows, dtype=np.float64)
             if self.has_proba and self.classes is not None:

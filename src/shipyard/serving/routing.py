@@ -23,6 +23,7 @@ from shipyard.errors import ShipyardError
 from shipyard.registry import service as registry
 from shipyard.serving.metrics import ServingMetrics
 from shipyard.serving.model import ServedModel
+from shipyard.serving.threads import ModelThreads
 from shipyard.serving.traffic import Route
 from shipyard.store import Store
 
@@ -39,6 +40,7 @@ class RoutingTable:
     failures: dict[str, str] = field(default_factory=dict)
     revision: int = -1
     failure_retry_s: float = 10.0
+    threads: ModelThreads | None = None
     _last_refresh: float = 0.0
     _models: dict[tuple[str, int, str, str], ServedModel] = field(default_factory=dict)
     _watcher: asyncio.Task[None] | None = None
@@ -53,12 +55,11 @@ class RoutingTable:
     ) -> ServedModel:
         started = time.perf_counter()
         try:
+            loaded = registry.load_version(self.store, version)
+            if self.threads is not None:
+                self.threads.refresh()  # the model may have brought a thread pool of its own
             served = ServedModel(
-                version,
-                registry.load_version(self.store, version),
-                config,
-                self.metrics,
-                expectations,
+                version, loaded, config, self.metrics, expectations, threads=self.threads
             )
             served.warm()
         except Exception:
