@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
@@ -34,6 +34,7 @@ from shipyard.store.artifacts import ArtifactStore
 logger = logging.getLogger(__name__)
 
 PREFIX = "predictions"
+DICTIONARY = ["arm", "prediction"]
 
 
 @dataclass(frozen=True)
@@ -63,18 +64,27 @@ class LogCounters:
     segments: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class _Record:
-    deployment: str
-    version: int
-    arm: str
-    request_id: str
-    at_ms: int
-    latency_ms: float
-    columns: tuple[str, ...]
-    rows: list[list[Any]]
-    predictions: list[Any]
-    probabilities: list[list[float]] | None
+#: One logged request, as it came off the data plane: (deployment, version, arm,
+#: request_id, at_ms, latency_ms, columns, rows, predictions, probabilities). ``rows``
+#: is the float matrix the model received, or the validated lists. A plain tuple, not a
+#: NamedTuple: the collector untracks an exact tuple of untracked things (strings,
+#: numbers, arrays) at its first pass, so a full queue costs later passes nothing.
+_Record = tuple[
+    str,
+    int,
+    str,
+    str,
+    int,
+    float,
+    Sequence[str],
+    "np.ndarray | list[list[Any]]",
+    "np.ndarray | list[Any]",
+    "np.ndarray | list[list[float]] | None",
+]
+_DEPLOYMENT: Final = 0
+_AT_MS: Final = 4
+_COLUMNS: Final = 6
+_ROWS: Final = 7
 
 
 def _hashed(value: Any) -> str | None:
@@ -109,43 +119,47 @@ class PredictionLogger:
         request_id: str,
         latency_s: float,
         columns: Sequence[str],
-        rows: list[list[Any]],
-        predictions: list[Any],
-        probabilities: list[list[float]] | None,
+        rows: np.ndarray | list[list[Any]],
+        predictions: np.ndarray | list[Any],
+        probabilities: np.ndarray | list[list[float]] | None,
         policy: LogPolicy | None = None,
     ) -> None:
+        """Queue one request. Pass the arrays the model call already made (views of the
+        batch) where there are some: the writer then joins them without a per-row copy."""
         if policy is not None:
             if policy.sample_rate < 1.0 and random.random() >= policy.sample_rate:
                 self.counters.sampled_out += 1
                 return
-            columns, rows = self._protect(policy, columns, rows)
-        record = _Record(
-            deployment,
-            version,
-            arm,
-            request_id,
-            int(time.time() * 1000),
-            latency_s * 1000,
-            tuple(columns),
-            rows,
-            predictions,
-            probabilities,
-        )
+            if policy.drop or policy.hash:
+                columns, rows = self._protect(policy, columns, rows)
         if len(self._queue) >= self.max_queue:
             self.counters.dropped_full += 1
             return
-        self._queue.append(record)
+        self._queue.append(
+            (
+                deployment,
+                version,
+                arm,
+                request_id,
+                int(time.time() * 1000),
+                latency_s * 1000,
+                columns,
+                rows,
+                predictions,
+                probabilities,
+            )
+        )
 
     @staticmethod
     def _protect(
-        policy: LogPolicy, columns: Sequence[str], rows: list[list[Any]]
+        policy: LogPolicy, columns: Sequence[str], rows: np.ndarray | list[list[Any]]
     ) -> tuple[Sequence[str], list[list[Any]]]:
-        if not policy.drop and not policy.hash:
-            return columns, rows
+        if isinstance(rows, np.ndarray):
+            rows = rows.tolist()
         keep = [i for i, c in enumerate(columns) if c not in policy.drop]
         hashed = {i for i, c in enumerate(columns) if c in policy.hash}
         new_rows = [[_hashed(row[i]) if i in hashed else row[i] for i in keep] for row in rows]
-        return [columns[i] for i in keep], new_rows
+        return tuple(columns[i] for i in keep), new_rows
 
     # -- writer ----------------------------------------------------------------------
     def start(self) -> None:
@@ -176,12 +190,16 @@ class PredictionLogger:
     def _write(self, batch: list[_Record]) -> None:
         by_hour: dict[tuple[str, int, tuple[str, ...]], list[_Record]] = {}
         for record in batch:
-            key = (record.deployment, record.at_ms // 3_600_000, record.columns)
-            by_hour.setdefault(key, []).append(record)
+            key = (record[_DEPLOYMENT], record[_AT_MS] // 3_600_000, tuple(record[_COLUMNS]))
+            group = by_hour.get(key)
+            if group is None:
+                by_hour[key] = [record]
+            else:
+                group.append(record)
         for (deployment, hour_index, columns), records in by_hour.items():
             moment = dt.datetime.fromtimestamp(hour_index * 3600, tz=dt.UTC)
             date, hour = moment.strftime("%Y-%m-%d"), moment.strftime("%H")
-            rows_written = sum(len(r.rows) for r in records)
+            rows_written = sum(len(r[_ROWS]) for r in records)
             try:
                 table = _to_table(columns, records)
                 self._sequence += 1
@@ -190,7 +208,9 @@ class PredictionLogger:
                     f"{self.process_id}-{self._sequence:08d}.parquet"
                 )
                 buffer = io.BytesIO()
-                pq.write_table(table, buffer, compression="zstd")
+                # Dictionary pages only where values repeat: trying them on float columns
+                # doubled the write time for no smaller file.
+                pq.write_table(table, buffer, compression="zstd", use_dictionary=DICTIONARY)
                 self.artifacts.put_path(path, buffer.getvalue())
                 self.counters.logged += rows_written
                 self.counters.segments += 1
@@ -212,54 +232,95 @@ class PredictionLogger:
 def _to_table(columns: tuple[str, ...], records: list[_Record]) -> pa.Table:
     """One row per predicted row: request fields, every input column, the outputs.
 
-    Built column-wise with numpy where possible: this runs in the writer thread
-    while holding the GIL, so it must stay short to not stall the event loop.
+    Built column-wise: the per-request fields by one transposition of the record
+    tuples, the inputs and outputs by joining the arrays the model calls already
+    made. This runs in the writer thread while holding the GIL, so it must stay
+    short to not stall the event loop.
     """
-    counts = [len(r.rows) for r in records]
-    repeat = np.repeat
+    (_, versions, arms, request_ids, at_ms, latencies, _, rows, predictions, probabilities) = zip(
+        *records, strict=True
+    )
+    counts = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(records))
+    single = bool((counts == 1).all())
+
+    def per_row(values: Sequence[Any], dtype: Any) -> pa.Array:
+        array = np.asarray(values, dtype=dtype)
+        return pa.array(array if single else np.repeat(array, counts))
+
     arrays: dict[str, pa.Array] = {
-        "request_id": pa.array(
-            repeat(np.array([r.request_id for r in records], dtype=object), counts)
+        "request_id": per_row(request_ids, object),
+        "row": pa.array(
+            np.zeros(len(records), np.int64)
+            if single
+            else np.concatenate([np.arange(n) for n in counts])
         ),
-        "row": pa.array(np.concatenate([np.arange(n) for n in counts])),
-        "at_ms": pa.array(repeat(np.array([r.at_ms for r in records], dtype=np.int64), counts)),
-        "version": pa.array(repeat(np.array([r.version for r in records], dtype=np.int64), counts)),
-        "arm": pa.array(repeat(np.array([r.arm for r in records], dtype=object), counts)),
-        "latency_ms": pa.array(repeat(np.array([r.latency_ms for r in records]), counts)),
+        "at_ms": per_row(at_ms, np.int64),
+        "version": per_row(versions, np.int64),
+        "arm": per_row(arms, object),
+        "latency_ms": per_row(latencies, np.float64),
     }
-    predictions = [p for r in records for p in r.predictions]
-    arrays["prediction"] = pa.array([str(p) for p in predictions])
-    probabilities: list[list[float] | None] = [
-        row
-        for r in records
-        for row in (r.probabilities if r.probabilities is not None else [None] * len(r.rows))
-    ]
-    first = probabilities[0] if probabilities else None
-    if first is not None and all(p is not None and len(p) == len(first) for p in probabilities):
-        matrix = np.asarray(probabilities, dtype=np.float64)
-        width = matrix.shape[1]
-        arrays["score"] = pa.array(matrix[:, 1] if width == 2 else matrix.max(axis=1))
-        arrays["probabilities"] = pa.FixedSizeListArray.from_arrays(
-            pa.array(matrix.ravel()), width
-        ).cast(pa.list_(pa.float64()))
-    else:
-        arrays["score"] = pa.array(
-            [
-                (p[1] if len(p) == 2 else max(p)) if p else _as_float(v)
-                for p, v in zip(probabilities, predictions, strict=True)
-            ],
-            type=pa.float64(),
-        )
-        arrays["probabilities"] = pa.array(probabilities, type=pa.list_(pa.float64()))
-    rows = [row for r in records for row in r.rows]
-    try:
-        inputs = np.asarray(rows, dtype=np.float64)  # the common all-numeric case, in C
+    arrays["prediction"] = pa.array(_joined_predictions(predictions))
+    score, matrix = _joined_probabilities(probabilities, predictions)
+    arrays["score"] = score
+    arrays["probabilities"] = matrix
+    inputs = _joined_inputs(rows)
+    if inputs is not None:
         for position, name in enumerate(columns):
             arrays[f"in.{name}"] = pa.array(inputs[:, position])
-    except (TypeError, ValueError):
+    else:
+        flat = [row for request in rows for row in request]
         for position, name in enumerate(columns):
-            arrays[f"in.{name}"] = pa.array([row[position] for row in rows])
+            arrays[f"in.{name}"] = pa.array([row[position] for row in flat])
     return pa.table(arrays)
+
+
+def _joined_predictions(predictions: Sequence[np.ndarray | list[Any]]) -> np.ndarray:
+    """Every predicted label as text (numpy's ``str`` is Python's, in C)."""
+    if all(isinstance(p, np.ndarray) for p in predictions):
+        return np.concatenate(predictions).astype(str)
+    return np.array([str(p) for request in predictions for p in request], dtype=object)
+
+
+def _joined_probabilities(
+    probabilities: Sequence[np.ndarray | list[list[float]] | None],
+    predictions: Sequence[np.ndarray | list[Any]],
+) -> tuple[pa.Array, pa.Array]:
+    """(score, probabilities): P(positive) for two classes, else the top probability."""
+    matrix: np.ndarray
+    if all(isinstance(p, np.ndarray) and p.ndim == 2 for p in probabilities):
+        matrix = np.concatenate(probabilities)  # type: ignore[arg-type]
+    else:
+        nested = [
+            row
+            for request, labels in zip(probabilities, predictions, strict=True)
+            for row in (request if request is not None else [None] * len(labels))
+        ]
+        first = nested[0] if nested else None
+        if first is None or not all(p is not None and len(p) == len(first) for p in nested):
+            flat_labels = [v for request in predictions for v in request]
+            score = pa.array(
+                [
+                    (p[1] if len(p) == 2 else max(p)) if p else _as_float(v)
+                    for p, v in zip(nested, flat_labels, strict=True)
+                ],
+                type=pa.float64(),
+            )
+            return score, pa.array(nested, type=pa.list_(pa.float64()))
+        matrix = np.asarray(nested, dtype=np.float64)
+    width = matrix.shape[1]
+    score = pa.array(matrix[:, 1] if width == 2 else matrix.max(axis=1))
+    listed = pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel()), width)
+    return score, listed.cast(pa.list_(pa.float64()))
+
+
+def _joined_inputs(rows: Sequence[np.ndarray | list[list[Any]]]) -> np.ndarray | None:
+    """All requests' rows as one float matrix, when they are all numeric; else None."""
+    if all(isinstance(r, np.ndarray) for r in rows):
+        return np.concatenate(rows)
+    try:
+        return np.asarray([row for request in rows for row in request], dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
 
 
 def _as_float(value: Any) -> float | None:

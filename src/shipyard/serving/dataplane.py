@@ -116,21 +116,39 @@ class DataPlane:
             latency, output.predictions, output.probabilities
         )
         if self.predlog is not None:
-            self.predlog.log(
-                deployment,
-                model.version.version,
-                route.labels[index],
-                request_id,
-                latency,
-                model.validator.columns,
-                rows,
-                output.predictions,
-                output.probabilities,
-                route.log_policy,
+            self._log(
+                deployment, route, model, route.labels[index], request_id, latency, rows, output
             )
         for other in route.mirrors.get(index, ()):
             self._mirror(deployment, route, index, other, rows, output, request_id)
         return Answer(model, output, route.labels[index])
+
+    def _log(
+        self,
+        deployment: str,
+        route: Route,
+        model: ServedModel,
+        arm: str,
+        request_id: str,
+        latency: float,
+        rows: list[list[Any]],
+        output: PredictionOutput,
+    ) -> None:
+        """Hand the prediction log what the model call already built (array views of the
+        batch), falling back to the validated rows and the response lists."""
+        assert self.predlog is not None
+        self.predlog.log(
+            deployment,
+            model.version.version,
+            arm,
+            request_id,
+            latency,
+            model.validator.columns,
+            output.inputs if output.inputs is not None else rows,
+            output.label_array if output.label_array is not None else output.predictions,
+            output.proba_array if output.proba_array is not None else output.probabilities,
+            route.log_policy,
+        )
 
     def _mirror(
         self,
@@ -203,18 +221,7 @@ class DataPlane:
                 latency, mirrored.predictions, mirrored.probabilities
             )
             if self.predlog is not None:
-                self.predlog.log(
-                    deployment,
-                    model.version.version,
-                    shadow_arm,
-                    request_id,
-                    latency,
-                    model.validator.columns,
-                    rows,
-                    mirrored.predictions,
-                    mirrored.probabilities,
-                    route.log_policy,
-                )
+                self._log(deployment, route, model, shadow_arm, request_id, latency, rows, mirrored)
         new, old = (mirrored, answer) if is_shadow else (answer, mirrored)
         self.stats.pair(deployment, subject, reference).record(
             new.predictions,

@@ -30,10 +30,17 @@ from shipyard.signature import ColumnSpec
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PredictionOutput:
+    """One request's answer: lists for the response, and the batch's own arrays (views of
+    this request's rows) so the prediction log copies nothing row by row."""
+
     predictions: list[Any]
     probabilities: list[list[float]] | None
+    label_array: np.ndarray | None = None
+    proba_array: np.ndarray | None = None
+    #: The request's rows as the float matrix the model received (None off the fast path).
+    inputs: np.ndarray | None = None
 
 
 class ServedModel:
@@ -76,25 +83,32 @@ class ServedModel:
             )
 
     # -- model calls (in the batch thread) ---------------------------------------
-    def _predict(self, rows: list[list[Any]]) -> tuple[np.ndarray, np.ndarray | None]:
+    def _predict(
+        self, rows: list[list[Any]]
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """(labels, probabilities, input matrix): the matrix only on the all-float path."""
         if self.threads is not None:
             self.threads.apply()  # whichever thread runs this call (loop, batcher, pool)
         if self.matrix:
             matrix = np.array(rows, dtype=np.float64)
             if self.has_proba and self.classes is not None:
                 probabilities = self.predictor.predict_proba_matrix(matrix)
-                return self.classes[np.argmax(probabilities, axis=1)], probabilities
-            return np.asarray(self.predictor.predict_matrix(matrix)), None
+                return self.classes[np.argmax(probabilities, axis=1)], probabilities, matrix
+            return np.asarray(self.predictor.predict_matrix(matrix)), None, matrix
         frame = self.validator.frame(rows)
         if self.has_proba and self.classes is not None:
             probabilities = self.predictor.predict_proba(frame)
-            return self.classes[np.argmax(probabilities, axis=1)], probabilities
-        return np.asarray(self.predictor.predict(frame)), None
+            return self.classes[np.argmax(probabilities, axis=1)], probabilities, None
+        return np.asarray(self.predictor.predict(frame)), None, None
 
     def predict_rows(self, rows: list[list[Any]]) -> PredictionOutput:
-        labels, probabilities = self._predict(rows)
+        labels, probabilities, matrix = self._predict(rows)
         return PredictionOutput(
-            labels.tolist(), probabilities.tolist() if probabilities is not None else None
+            labels.tolist(),
+            probabilities.tolist() if probabilities is not None else None,
+            labels,
+            probabilities,
+            matrix,
         )
 
     def _run_batch(self, items: list[list[list[Any]]]) -> list[PredictionOutput | BaseException]:
@@ -102,7 +116,7 @@ class ServedModel:
             return [self.predict_rows(items[0])]
         rows = [row for item in items for row in item]
         try:
-            labels, probabilities = self._predict(rows)
+            labels, probabilities, matrix = self._predict(rows)
         except Exception:
             logger.warning(
                 "batch of %d failed on %s; retrying requests one by one", len(items), self.key
@@ -116,7 +130,11 @@ class ServedModel:
             end = start + len(item)
             outputs.append(
                 PredictionOutput(
-                    label_list[start:end], proba_list[start:end] if proba_list is not None else None
+                    label_list[start:end],
+                    proba_list[start:end] if proba_list is not None else None,
+                    labels[start:end],
+                    probabilities[start:end] if probabilities is not None else None,
+                    matrix[start:end] if matrix is not None else None,
                 )
             )
             start = end
