@@ -6,9 +6,43 @@ code only says *what* was wrong, naming the missing or wrong thing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """What the caller can pass to get past an error, in words each interface can render.
+
+    ``parameter`` is the operation's keyword argument (``sample_input``); the SDK shows
+    it as ``sample_input=X_test[:50]``, the CLI as its own option (``--sample-input FILE``).
+    Keeping it apart from the message is what lets one error suit every adapter.
+    """
+
+    advice: str
+    parameter: str
+    example: str
+
+    def render(self, argument: str) -> str:
+        return f"{self.advice}: {argument}"
+
+    @property
+    def python(self) -> str:
+        return f"{self.parameter}={self.example}"
+
 
 class ShipyardError(Exception):
-    """Base of every error Shipyard raises deliberately."""
+    """Base of every error Shipyard raises deliberately.
+
+    ``reason`` says what was wrong; ``remedy``, when set, says which argument fixes it.
+    ``str(error)`` renders both for Python callers.
+    """
+
+    def __init__(self, *args: object, remedy: Remedy | None = None) -> None:
+        self.reason = str(args[0]) if args else ""
+        self.remedy = remedy
+        if remedy is not None:
+            args = (f"{self.reason}; {remedy.render(remedy.python)}", *args[1:])
+        super().__init__(*args)
 
 
 class NotFound(ShipyardError):

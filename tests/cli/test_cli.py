@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from shipyard import Client
+from shipyard.cli.app import handle_error
 from shipyard.cli.main import app, run
 from shipyard.config import StoreSettings
+from shipyard.errors import MissingDependency
 
 runner = CliRunner()
 
@@ -137,3 +140,45 @@ def test_console_script_exits_non_zero_without_traceback(home: Path) -> None:
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "positive integer" in result.stderr
+
+
+def test_missing_postgres_driver_names_the_extra(tmp_path: Path) -> None:
+    """Rich read "[postgres]" in "shipyard[postgres]" as markup and printed "shipyard"."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import sys\nsys.modules['psycopg'] = None  # as if not installed\n"
+    )
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "shipyard"), "models", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(site),
+            "SHIPYARD_HOME": str(tmp_path / "ws"),
+            "SHIPYARD_DB_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        },
+    )
+    assert result.returncode == 2, result.stderr
+    assert "pip install 'shipyard[postgres]'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "error",
+    [MissingDependency("onnxruntime", "onnx"), MissingDependency("psycopg", "postgres")],
+)
+def test_every_missing_dependency_prints_its_extra(error, capsys) -> None:
+    with pytest.raises(SystemExit):
+        handle_error(error)
+    assert f"pip install 'shipyard[{error.extra}]'" in capsys.readouterr().err
+
+
+def test_root_help_describes_what_quickstart_does_now() -> None:
+    result = runner.invoke(app, ["--help"])
+    text = " ".join(result.output.replace("│", " ").split())
+    described = text.split(" quickstart ", 1)[1].split(".", 1)[0]  # its one-line summary
+    for phase in ("train", "register", "serve", "drift", "alert", "retrain", "canary"):
+        assert phase in described, described

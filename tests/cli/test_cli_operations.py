@@ -95,3 +95,55 @@ def test_errors_are_one_line(home: Path, args, code, message, monkeypatch, capsy
         run()
     err = " ".join(capsys.readouterr().err.split())
     assert info.value.code == code and message in err and "Traceback" not in err
+
+
+def test_monitor_report_writes_html_and_prints_json_together(home: Path, tmp_path: Path) -> None:
+    invoke(home, "deployments", "create", "d", "-m", "m@champion")
+    out = tmp_path / "report.html"
+    result = runner.invoke(
+        app, ["--home", str(home), "monitor", "report", "d", "--out", str(out), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["rows"] == 0  # stdout is only the JSON
+    assert out.read_text().lstrip().lower().startswith("<!doctype html")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["rollout", "start", "d", "--spec", "SPEC", "--steps", "10,100"], "--steps cannot be"),
+        (
+            ["monitor", "create", "x", "--spec", "SPEC", "--rule", "rows < 1", "--every", "1m"],
+            "--every, --rule cannot be",
+        ),
+        (["monitor", "create", "x", "-d", "d", "--severity", "critical"], "--severity cannot"),
+        (["deployments", "policy", "d", "--canary", "m/1=90,m/2=10", "--key", "field:a"], "--key"),
+        (["deployments", "policy", "d", "--single", "m/1", "--primary", "m/2"], "--primary"),
+        (
+            ["deployments", "policy", "d", "--canary", "m/1=90,m/2=10", "--active", "green"],
+            "--active",
+        ),
+        (
+            ["deployments", "create", "e", "-m", "m/1", "--no-batching", "--max-wait-ms", "5"],
+            "--max-wait-ms",
+        ),
+        (["models", "show", "m", "--alias", "champion", "--version", "2"], "--version cannot"),
+        (["datasets", "expectations", "x", "--set", "SPEC", "--infer-from", "1"], "--infer-from"),
+    ],
+)
+def test_options_that_would_be_ignored_are_refused(
+    home: Path, tmp_path: Path, args, message, monkeypatch, capsys
+) -> None:
+    import sys
+
+    from shipyard.cli.main import run
+
+    invoke(home, "deployments", "create", "d", "-m", "m@champion")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("to: m/2\ndeployment: d\n")
+    args = [str(spec) if a == "SPEC" else a for a in args]
+    monkeypatch.setattr(sys, "argv", ["shipyard", "--home", str(home), *args])
+    with pytest.raises(SystemExit) as info:
+        run()
+    err = " ".join(capsys.readouterr().err.split())
+    assert info.value.code == 2 and message in err and "cannot be combined" in err

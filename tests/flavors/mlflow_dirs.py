@@ -3,20 +3,26 @@
 MLflow is not a test dependency: these builders reproduce ``mlflow.sklearn.save_model``
 (an ``sklearn`` flavor plus a ``python_function`` flavor with ``loader_module:
 mlflow.sklearn``) and ``mlflow.pyfunc.save_model(loader_module=..., data_path=...,
-code_paths=[...])`` so that the import is tested on the real layout.
+code_paths=[...])`` so that the import is tested on the real layout. The layout was
+checked against folders real MLflow wrote (``input_example.json`` plus
+``serving_input_example.json``, recorded under ``saved_input_example_info``; the
+``serialization_format`` and ``pickled_model`` of the sklearn flavor).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import json
+import pickle
 import platform
 import uuid
 from pathlib import Path
 from typing import Any
 
 import cloudpickle
+import numpy as np
 import pandas as pd
+import skops.io as sio
 import yaml
 
 MLFLOW_VERSION = "2.12.1"
@@ -81,7 +87,12 @@ def _environment_files(folder: Path, packages: list[str]) -> list[str]:
     return requirements
 
 
-def _mlmodel(folder: Path, flavors: dict[str, Any], signature: dict[str, Any] | None) -> None:
+def _mlmodel(
+    folder: Path,
+    flavors: dict[str, Any],
+    signature: dict[str, Any] | None,
+    example_info: dict[str, Any] | None = None,
+) -> None:
     spec: dict[str, Any] = {
         "artifact_path": "model",
         "flavors": flavors,
@@ -93,11 +104,33 @@ def _mlmodel(folder: Path, flavors: dict[str, Any], signature: dict[str, Any] | 
     }
     if signature is not None:
         spec["signature"] = signature
+    if example_info is not None:
+        spec["saved_input_example_info"] = example_info
     (folder / "MLmodel").write_text(yaml.safe_dump(spec, default_flow_style=False))
 
 
 def _env() -> dict[str, str]:
     return {"conda": "conda.yaml", "virtualenv": "python_env.yaml"}
+
+
+def _input_example(folder: Path, example: pd.DataFrame | np.ndarray) -> dict[str, Any]:
+    """``input_example.json`` (and the serving copy) as MLflow writes them; returns the info."""
+    if isinstance(example, np.ndarray):
+        (folder / "input_example.json").write_text(json.dumps(example.tolist()))
+        serving = {"inputs": example.tolist()}
+        info: dict[str, Any] = {"type": "ndarray"}
+    else:
+        split = example.to_dict(orient="split")
+        split.pop("index")
+        (folder / "input_example.json").write_text(json.dumps(split))
+        serving = {"dataframe_split": split}
+        info = {"type": "dataframe", "pandas_orient": "split"}
+    (folder / "serving_input_example.json").write_text(json.dumps(serving, indent=2))
+    return {
+        "artifact_path": "input_example.json",
+        "serving_input_path": "serving_input_example.json",
+        **info,
+    }
 
 
 def write_sklearn_model(
@@ -107,20 +140,25 @@ def write_sklearn_model(
     *,
     with_sklearn_flavor: bool = True,
     with_signature: bool = True,
+    input_example: pd.DataFrame | np.ndarray | None = None,
+    serialization_format: str = "cloudpickle",
 ) -> list[str]:
-    """What ``mlflow.sklearn.save_model(estimator, folder, signature=..., input_example=...)``
-    writes, with the default cloudpickle format. Returns the requirements lines."""
+    """What ``mlflow.sklearn.save_model(estimator, folder, signature=..., input_example=...,
+    serialization_format=...)`` writes (MLflow 2.x's default format is cloudpickle).
+    ``with_signature=False`` and no ``input_example`` is the plain ``save_model(model,
+    path)``. Returns the requirements lines."""
     folder.mkdir(parents=True)
-    (folder / "model.pkl").write_bytes(cloudpickle.dumps(estimator))
-    requirements = _environment_files(folder, ["cloudpickle", "numpy", "scikit-learn", "scipy"])
-    example = sample.head(3).to_dict(orient="split")
-    example.pop("index")
-    (folder / "input_example.json").write_text(json.dumps(example))
+    payload = "model.skops" if serialization_format == "skops" else "model.pkl"
+    dumps = {"cloudpickle": cloudpickle.dumps, "pickle": pickle.dumps, "skops": sio.dumps}
+    (folder / payload).write_bytes(dumps[serialization_format](estimator))
+    packages = ["cloudpickle", "numpy", "scikit-learn", "scipy"]
+    requirements = _environment_files(folder, packages)
+    example_info = _input_example(folder, input_example) if input_example is not None else None
     flavors: dict[str, Any] = {
         "python_function": {
             "env": _env(),
             "loader_module": "mlflow.sklearn",
-            "model_path": "model.pkl",
+            "model_path": payload,
             "predict_fn": "predict",
             "python_version": platform.python_version(),
         }
@@ -128,11 +166,11 @@ def write_sklearn_model(
     if with_sklearn_flavor:
         flavors["sklearn"] = {
             "code": None,
-            "pickled_model": "model.pkl",
-            "serialization_format": "cloudpickle",
+            "pickled_model": payload,
+            "serialization_format": serialization_format,
             "sklearn_version": _version("scikit-learn"),
         }
-    _mlmodel(folder, flavors, _signature(sample, "long") if with_signature else None)
+    _mlmodel(folder, flavors, _signature(sample, "long") if with_signature else None, example_info)
     return requirements
 
 

@@ -133,7 +133,7 @@ def mlflow_sklearn(ing: Ingredients) -> Sample:
     folder = ing.tmp_path / "mlflow-sklearn"
     requirements = write_sklearn_model(folder, ing.pipeline, ing.X)
     return Sample(
-        model=MlflowModelDir(folder),
+        model=MlflowModelDir(folder, trust=True),
         X=ing.X,
         predict=ing.pipeline.predict,
         predict_proba=ing.pipeline.predict_proba,
@@ -149,7 +149,7 @@ def mlflow_loader_module(ing: Ingredients) -> Sample:
     threshold = float(ing.X["mean radius"].median())
     requirements = write_loader_model(folder, ing.X, column="mean radius", threshold=threshold)
     return Sample(
-        model=MlflowModelDir(folder),
+        model=MlflowModelDir(folder, trust=True),
         X=ing.X,
         predict=lambda frame: (frame["mean radius"] > threshold).to_numpy().astype(np.int64),
         predict_proba=None,
@@ -355,7 +355,7 @@ def test_mlflow_loader_module_is_the_one_shipped_in_the_bundle(
     X, _ = breast_cancer
     folder = tmp_path / "mlflow-loader"
     write_loader_model(folder, X, column="mean area", threshold=float(X["mean area"].median()))
-    version = sqlite_client.import_mlflow_model(folder, name="loader")
+    version = sqlite_client.import_mlflow_model(folder, name="loader", trust=True)
     loaded = sqlite_client.load_model(version.uri)
     assert type(loaded.raw).__module__ == LOADER_MODULE
     assert version.flavor_options["mlflow_flavors"] == ["python_function"]

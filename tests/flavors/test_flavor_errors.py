@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from mlflow_dirs import write_mlmodel, write_sklearn_model
+from mlflow_dirs import write_loader_model, write_mlmodel, write_sklearn_model
 from pyfunc_models import UnpicklableModel
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -121,7 +121,9 @@ def test_sample_that_cannot_yield_a_signature(
 
 
 def test_model_without_its_own_signature_needs_a_sample(sqlite_client: Client, fitted_pipeline):
-    with pytest.raises(SignatureError, match="sklearn model needs sample_input"):
+    with pytest.raises(
+        SignatureError, match=r"sklearn model needs a sample input.*sample_input=X_test\[:50\]"
+    ):
         sqlite_client.register_model(fitted_pipeline, name="m")
 
 
@@ -300,8 +302,61 @@ def test_mlflow_loader_that_needs_mlflow_itself(sqlite_client: Client, tmp_path:
     with pytest.raises(
         UnsupportedModel, match=r"loader_module 'mlflow\.pytorch'.*pip install mlflow"
     ):
-        sqlite_client.import_mlflow_model(folder, name="m", sample_input=X[:5])
+        sqlite_client.import_mlflow_model(folder, name="m", sample_input=X[:5], trust=True)
     _assert_nothing_registered(sqlite_client, "m")
+
+
+@pytest.mark.parametrize("serialization_format", ["cloudpickle", "pickle"])
+def test_mlflow_pickle_needs_trust(
+    sqlite_client: Client, tmp_path: Path, fitted_pipeline, breast_cancer, serialization_format
+):
+    X, _ = breast_cancer
+    folder = tmp_path / "mlflow"
+    write_sklearn_model(folder, fitted_pipeline, X, serialization_format=serialization_format)
+    with pytest.raises(
+        InvalidInput,
+        match=rf"runs code when loaded: it is a {serialization_format} file.*trust=True",
+    ):
+        sqlite_client.import_mlflow_model(folder, name="m")
+    _assert_nothing_registered(sqlite_client, "m")
+    version = sqlite_client.import_mlflow_model(folder, name="m", trust=True)
+    assert np.array_equal(
+        sqlite_client.load_model(version.uri).predict(X), fitted_pipeline.predict(X)
+    )
+
+
+def test_mlflow_loader_module_needs_trust(sqlite_client: Client, tmp_path: Path, breast_cancer):
+    X, _ = breast_cancer
+    folder = tmp_path / "mlflow"
+    write_loader_model(folder, X, column="mean radius", threshold=14.0)
+    with pytest.raises(InvalidInput, match=r"loader_module .* runs when it is loaded.*trust=True"):
+        sqlite_client.import_mlflow_model(folder, name="m")
+    _assert_nothing_registered(sqlite_client, "m")
+
+
+def test_mlflow_skops_needs_trust_only_for_types_skops_does_not_trust(
+    sqlite_client: Client, tmp_path: Path, small
+):
+    X, y = small
+    plain = tmp_path / "plain"
+    write_sklearn_model(
+        plain,
+        make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y),
+        X,
+        serialization_format="skops",
+    )
+    sqlite_client.import_mlflow_model(plain, name="plain")  # default types: no trust needed
+
+    odd = tmp_path / "odd"
+    estimator = make_pipeline(FunctionTransformer(halve), LogisticRegression()).fit(X, y)
+    write_sklearn_model(odd, estimator, X, serialization_format="skops")
+    with pytest.raises(InvalidInput, match=r"skops does not trust by default.*halve.*trust=True"):
+        sqlite_client.import_mlflow_model(odd, name="odd")
+    _assert_nothing_registered(sqlite_client, "odd")
+    version = sqlite_client.import_mlflow_model(odd, name="odd", trust=True)
+    assert version.flavor_options["skops_trusted_types"] == [f"{__name__}.halve"]
+    loaded = sqlite_client.load_model(version.uri)
+    assert np.array_equal(loaded.predict(X), estimator.predict(X))
 
 
 def test_mlflow_folder_whose_pickle_is_corrupt(
@@ -312,7 +367,7 @@ def test_mlflow_folder_whose_pickle_is_corrupt(
     write_sklearn_model(folder, fitted_pipeline, X)
     (folder / "model.pkl").write_bytes(b"\x80\x05 definitely not a pickle")
     with pytest.raises(InvalidInput, match=r"cannot load 'model\.pkl' of the MLflow sklearn model"):
-        sqlite_client.import_mlflow_model(folder, name="m", sample_input=X[:5])
+        sqlite_client.import_mlflow_model(folder, name="m", sample_input=X[:5], trust=True)
     _assert_nothing_registered(sqlite_client, "m")
 
 

@@ -121,7 +121,7 @@ def test_models_load_in_a_fresh_process(
         "pyfunc_package": client.register_model(
             DoublingModel("mean area"), name="pkg", sample_input=X[:20]
         ).uri,
-        "mlflow_loader": client.import_mlflow_model(mlflow_dir, name="mlf").uri,
+        "mlflow_loader": client.import_mlflow_model(mlflow_dir, name="mlf", trust=True).uri,
     }
     expected = {
         "sklearn": fitted_pipeline.predict(X),

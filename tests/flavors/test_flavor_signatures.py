@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from mlflow_dirs import write_sklearn_model
+from mlflow_dirs import write_loader_model, write_sklearn_model
 from pyfunc_models import ConstantModel
 from sklearn.linear_model import LogisticRegression
 
@@ -201,7 +201,7 @@ def test_mlflow_signature_read_from_mlmodel(
     X, _ = breast_cancer
     folder = tmp_path / "mlflow"
     write_sklearn_model(folder, fitted_pipeline, X)
-    version = sqlite_client.import_mlflow_model(folder, name="mlf")  # no sample_input
+    version = sqlite_client.import_mlflow_model(folder, name="mlf", trust=True)  # no sample_input
     assert version.signature.input_kind == "dataframe"
     assert version.signature.inputs == tuple(ColumnSpec(c, "float64", False) for c in X.columns)
     assert version.signature.outputs is None  # MLflow's output schema is not a sample
@@ -234,7 +234,7 @@ def test_mlflow_column_types_and_optional_columns(sqlite_client: Client, tmp_pat
             {"type": "string", "name": "s"},
         ],
     )
-    version = sqlite_client.import_mlflow_model(folder, name="typed")
+    version = sqlite_client.import_mlflow_model(folder, name="typed", trust=True)
     assert version.signature.inputs == (
         ColumnSpec("n", "int64", False),
         ColumnSpec("x", "float64", True),
@@ -249,7 +249,7 @@ def test_mlflow_tensor_signature_is_a_matrix(sqlite_client: Client, tmp_path: Pa
     write_sklearn_model(folder, estimator, pd.DataFrame(values))
     tensor = {"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1, 6]}}
     _rewrite_signature(folder, [tensor])
-    version = sqlite_client.import_mlflow_model(folder, name="tensor")
+    version = sqlite_client.import_mlflow_model(folder, name="tensor", trust=True)
     assert version.signature.input_kind == "ndarray"
     assert version.signature.columns == [f"f{i}" for i in range(6)]
     loaded = sqlite_client.load_model(version.uri)
@@ -261,18 +261,103 @@ def test_mlflow_tensor_signature_is_a_matrix(sqlite_client: Client, tmp_path: Pa
         bad, [{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1]}}]
     )
     with pytest.raises(SignatureError, match=r"shape \[-1\] is not a 2-D table"):
-        sqlite_client.import_mlflow_model(bad, name="bad")
+        sqlite_client.import_mlflow_model(bad, name="bad", trust=True)
 
 
-def test_mlflow_without_signature_needs_a_sample(
-    sqlite_client: Client, tmp_path: Path, fitted_pipeline, breast_cancer
+@pytest.mark.parametrize("serialization_format", ["cloudpickle", "pickle", "skops"])
+def test_mlflow_without_signature_takes_the_fitted_column_names(
+    sqlite_client: Client, tmp_path: Path, fitted_pipeline, breast_cancer, serialization_format
 ) -> None:
+    """Plain ``mlflow.sklearn.save_model(model, path)``: no signature, no input example."""
     X, _ = breast_cancer
     folder = tmp_path / "unsigned"
-    write_sklearn_model(folder, fitted_pipeline, X, with_signature=False)
-    with pytest.raises(SignatureError, match="needs sample_input"):
-        sqlite_client.import_mlflow_model(folder, name="unsigned")
-    version = sqlite_client.import_mlflow_model(folder, name="unsigned", sample_input=X[:30])
+    write_sklearn_model(
+        folder, fitted_pipeline, X, with_signature=False, serialization_format=serialization_format
+    )
+    version = sqlite_client.import_mlflow_model(folder, name="unsigned", trust=True)
+    assert version.signature.input_kind == "dataframe"
+    assert version.signature.inputs == tuple(ColumnSpec(c, "float64", False) for c in X.columns)
+    loaded = sqlite_client.load_model(version.uri)
+    assert np.array_equal(loaded.predict(X[:40]), fitted_pipeline.predict(X[:40]))
+    # a sample still wins: it also describes the outputs
+    sampled = sqlite_client.import_mlflow_model(
+        folder, name="unsigned", sample_input=X[:30], trust=True
+    )
+    assert sampled.signature.outputs is not None and sampled.signature.outputs.classes == (0, 1)
+
+
+def test_mlflow_without_signature_fitted_on_a_matrix_names_columns_by_position(
+    sqlite_client: Client, tmp_path: Path, matrix
+) -> None:
+    values, _, estimator = matrix
+    folder = tmp_path / "matrix"
+    write_sklearn_model(folder, estimator, pd.DataFrame(values), with_signature=False)
+    version = sqlite_client.import_mlflow_model(folder, name="matrix", trust=True)
+    assert version.signature.input_kind == "ndarray"
+    assert version.signature.columns == [f"f{i}" for i in range(6)]
+    loaded = sqlite_client.load_model(version.uri)
+    assert np.array_equal(loaded.predict(values), estimator.predict(values))
+
+
+def test_mlflow_without_signature_text_columns_seen_by_an_encoder(
+    sqlite_client: Client, tmp_path: Path
+) -> None:
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame = pd.DataFrame({"colour": ["red", "blue"] * 10, "amount": np.arange(20.0)})
+    target = np.array([0, 1] * 10)
+    estimator = make_pipeline(
+        make_column_transformer((OneHotEncoder(), ["colour"]), remainder="passthrough"),
+        LogisticRegression(),
+    ).fit(frame, target)
+    folder = tmp_path / "encoded"
+    write_sklearn_model(folder, estimator, frame, with_signature=False)
+    version = sqlite_client.import_mlflow_model(folder, name="encoded", trust=True)
+    assert version.signature.inputs == (
+        ColumnSpec("colour", "string", False),
+        ColumnSpec("amount", "float64", False),
+    )
+    loaded = sqlite_client.load_model(version.uri)
+    assert np.array_equal(loaded.predict(frame), estimator.predict(frame))
+
+
+def test_mlflow_input_example_without_signature(
+    sqlite_client: Client, tmp_path: Path, fitted_pipeline, breast_cancer, matrix
+) -> None:
+    X, _ = breast_cancer
+    folder = tmp_path / "example"
+    write_sklearn_model(folder, fitted_pipeline, X, with_signature=False, input_example=X[:3])
+    version = sqlite_client.import_mlflow_model(folder, name="example", trust=True)
     assert version.signature.columns == list(X.columns)
-    assert version.signature.outputs is not None
+    assert version.signature.outputs is not None  # the example is a sample: outputs described
     assert version.signature.outputs.classes == (0, 1)
+
+    values, _, estimator = matrix
+    folder = tmp_path / "example-nd"
+    write_sklearn_model(
+        folder, estimator, pd.DataFrame(values), with_signature=False, input_example=values[:3]
+    )
+    version = sqlite_client.import_mlflow_model(folder, name="example-nd", trust=True)
+    assert version.signature.input_kind == "ndarray"
+    assert version.signature.columns == [f"f{i}" for i in range(6)]
+
+
+def test_mlflow_model_naming_no_inputs_needs_a_sample(
+    sqlite_client: Client, tmp_path: Path, breast_cancer
+) -> None:
+    import yaml
+
+    X, _ = breast_cancer
+    folder = tmp_path / "loader"
+    write_loader_model(folder, X, column="mean radius", threshold=14.0)
+    spec = yaml.safe_load((folder / "MLmodel").read_text())
+    del spec["signature"]
+    (folder / "MLmodel").write_text(yaml.safe_dump(spec))
+    with pytest.raises(SignatureError, match=r"needs a sample input.*sample_input=X_test\[:50\]"):
+        sqlite_client.import_mlflow_model(folder, name="loader", trust=True)
+    version = sqlite_client.import_mlflow_model(
+        folder, name="loader", sample_input=X[:30], trust=True
+    )
+    assert version.signature.columns == list(X.columns)

@@ -126,7 +126,7 @@ def test_unsupported_object_and_unusable_sample(sqlite_client: Client, fitted_pi
         sqlite_client.register_model(
             fitted_pipeline, name="m", sample_input=pd.DataFrame({"a": []})
         )
-    with pytest.raises(SignatureError, match="needs sample_input"):
+    with pytest.raises(SignatureError, match="needs a sample input"):
         sqlite_client.register_model(fitted_pipeline, name="m")
     assert sqlite_client.list_models() == []  # nothing half-registered
 

@@ -8,6 +8,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from shipyard.config import load_settings
 from shipyard.errors import (
@@ -28,6 +29,12 @@ EXIT_CODES: tuple[tuple[type[ShipyardError], int], ...] = (
     (Conflict, 2),
     (MissingDependency, 2),
 )
+
+#: How the CLI spells the SDK keyword arguments that errors name as their remedy.
+OPTIONS_FOR_PARAMETERS = {
+    "sample_input": "--sample-input FILE (CSV or Parquet rows)",
+    "trust": "--trust",
+}
 
 console = Console()
 err_console = Console(stderr=True)
@@ -60,6 +67,17 @@ class CliState:
 state = CliState()
 
 
+def refuse_unused(context: str, **options: object) -> None:
+    """Refuse options the command would accept and then ignore in this combination.
+
+    Each keyword is an option's parameter name; ``None`` means it was not given,
+    so options that can be refused default to ``None``, not to their value.
+    """
+    given = ["--" + name.replace("_", "-") for name, value in options.items() if value is not None]
+    if given:
+        raise InvalidInput(f"{', '.join(given)} cannot be combined with {context}")
+
+
 def exit_code_for(error: ShipyardError) -> int:
     for kind, code in EXIT_CODES:
         if isinstance(error, kind):
@@ -67,12 +85,25 @@ def exit_code_for(error: ShipyardError) -> int:
     return 1
 
 
+def _print_error(message: str) -> None:
+    # Escaped: messages hold text like "shipyard[postgres]" that Rich would eat as markup.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    _print_error(message)
     raise typer.Exit(code)
+
+
+def error_message(error: ShipyardError) -> str:
+    """The error in CLI words: a remedy names the command's option, not the SDK keyword."""
+    remedy = error.remedy
+    if remedy is None or remedy.parameter not in OPTIONS_FOR_PARAMETERS:
+        return str(error)
+    return f"{error.reason}; {remedy.render(OPTIONS_FOR_PARAMETERS[remedy.parameter])}"
 
 
 def handle_error(error: ShipyardError) -> NoReturn:
     """One line, no traceback: what was wrong, and a non-zero exit code."""
-    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    _print_error(error_message(error))
     sys.exit(exit_code_for(error))

@@ -9,7 +9,7 @@ import typer
 import yaml
 from rich.tree import Tree
 
-from shipyard.cli.app import console, state
+from shipyard.cli.app import console, refuse_unused, state
 from shipyard.cli.output import fmt_number, print_json, read_spec, table, when
 from shipyard.datasets.lineage import Node
 
@@ -128,6 +128,7 @@ def expectations(
 ) -> None:
     """Print the expectations as YAML (edit, then store them with --set FILE)."""
     if set_from is not None:
+        refuse_unused("--set (it stores the file as it is)", infer_from=infer_from)
         state.client.set_expectations(name, read_spec(set_from, "expectations"))
         console.print(f"expectations of {name} stored")
         return

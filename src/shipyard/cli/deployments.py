@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from shipyard.cli.app import console, state
+from shipyard.cli.app import console, refuse_unused, state
 from shipyard.cli.output import print_json, table, when
 from shipyard.deploy.policy import (
     ABPolicy,
@@ -55,16 +55,25 @@ def create(
     ],
     description: Annotated[str, typer.Option("--description", "-d")] = "",
     batching: Annotated[bool, typer.Option(help="Adaptive micro-batching.")] = True,
-    max_batch_size: Annotated[int, typer.Option(help="Largest batch.")] = 64,
-    max_wait_ms: Annotated[float, typer.Option(help="Longest wait to fill a batch.")] = 2.0,
+    max_batch_size: Annotated[int | None, typer.Option(help="Largest batch [default: 64].")] = None,
+    max_wait_ms: Annotated[
+        float | None, typer.Option(help="Longest wait to fill a batch [default: 2.0].")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a deployment serving MODEL."""
+    if not batching:
+        refuse_unused("--no-batching", max_batch_size=max_batch_size, max_wait_ms=max_wait_ms)
+    defaults = ServingConfig()
     deployment = state.client.create_deployment(
         name,
         model,
         description=description,
-        serving=ServingConfig(batching, max_batch_size, max_wait_ms),
+        serving=ServingConfig(
+            batching,
+            max_batch_size if max_batch_size is not None else defaults.max_batch_size,
+            max_wait_ms if max_wait_ms is not None else defaults.max_wait_ms,
+        ),
     )
     if as_json:
         print_json(deployment.to_dict())
@@ -129,15 +138,18 @@ def set_policy(
     canary: Annotated[str | None, typer.Option(help="fraud/1=90,fraud/2=10")] = None,
     ab: Annotated[str | None, typer.Option("--ab", help="fraud/1=50,fraud/2=50")] = None,
     key: Annotated[
-        str, typer.Option(help="A/B key: header:NAME or field:COLUMN")
-    ] = "header:X-Shipyard-Key",
+        str | None,
+        typer.Option(help="A/B key: header:NAME or field:COLUMN [default: header:X-Shipyard-Key]"),
+    ] = None,
     primary: Annotated[
         str | None, typer.Option(help="Shadow policy: the answering version")
     ] = None,
     shadow: Annotated[list[str] | None, typer.Option(help="Shadow version(s)")] = None,
     blue: Annotated[str | None, typer.Option(help="Blue-green: blue version")] = None,
     green: Annotated[str | None, typer.Option(help="Blue-green: green version")] = None,
-    active: Annotated[str, typer.Option(help="Blue-green: blue or green")] = "blue",
+    active: Annotated[
+        str | None, typer.Option(help="Blue-green: blue or green [default: blue]")
+    ] = None,
 ) -> None:
     """Set the traffic policy: exactly one of --single, --canary, --ab, --shadow, --blue."""
     chosen = [o for o in (single_target, canary, ab, shadow, blue) if o]
@@ -146,13 +158,19 @@ def set_policy(
             "give exactly one of --single, --canary, --ab, --shadow (with "
             "--primary), --blue (with --green)"
         )
+    if not ab:
+        refuse_unused("a policy other than --ab", key=key)
+    if not shadow:
+        refuse_unused("a policy other than --shadow", primary=primary)
+    if not blue:
+        refuse_unused("a policy other than --blue", green=green, active=active)
     policy: Policy
     if single_target:
         policy = single(single_target)
     elif canary:
         policy = CanaryPolicy(parse_weights(canary))
     elif ab:
-        policy = ABPolicy(parse_weights(ab), key)
+        policy = ABPolicy(parse_weights(ab), key or "header:X-Shipyard-Key")
     elif shadow:
         if primary is None:
             raise InvalidInput("a shadow policy needs --primary")
@@ -160,7 +178,7 @@ def set_policy(
     else:
         if green is None or blue is None:
             raise InvalidInput("a blue-green policy needs --blue and --green")
-        policy = BlueGreenPolicy(parse_model_spec(blue), parse_model_spec(green), active)
+        policy = BlueGreenPolicy(parse_model_spec(blue), parse_model_spec(green), active or "blue")
     deployment = state.client.set_policy(name, policy)
     console.print(f"deployment [bold]{name}[/] → {_target(deployment.policy)}")
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from shipyard.cli.app import console, fail, state
+from shipyard.cli.app import console, fail, refuse_unused, state
 from shipyard.cli.output import fmt_number, print_json, table, when
 from shipyard.cli.sample import read_sample
 from shipyard.errors import InvalidInput
@@ -56,6 +56,8 @@ def show_model(
 ) -> None:
     """A model and its versions, or one version in full."""
     client = state.client
+    if alias is not None:
+        refuse_unused("--alias (an alias names one version)", version=version)
     if version is None and alias is None:
         model = client.get_model(name)
         versions = client.list_model_versions(name)
@@ -213,14 +215,23 @@ def import_mlflow(
     sample_input: Annotated[
         Path | None,
         typer.Option(
-            "--sample-input", "-s", help="CSV or Parquet rows, if the MLmodel has no signature."
+            "--sample-input",
+            "-s",
+            help="CSV or Parquet rows, if the model names no inputs (no signature, input "
+            "example or fitted column names).",
         ),
     ] = None,
+    trust: Annotated[
+        bool,
+        typer.Option(
+            "--trust", help="Allow a pickled model or loader module (they run code when loaded)."
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Import an existing MLflow model (sklearn or python_function flavor)."""
     sample = read_sample(sample_input) if sample_input is not None else None
-    version = state.client.import_mlflow_model(path, name=name, sample_input=sample)
+    version = state.client.import_mlflow_model(path, name=name, sample_input=sample, trust=trust)
     _report_version(version.to_dict() if as_json else None, version.uri, version.sha256)
 
 

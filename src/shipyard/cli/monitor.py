@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from shipyard.cli.app import console, state
+from shipyard.cli.app import console, refuse_unused, state
 from shipyard.cli.output import fmt_number, print_json, read_spec, table, when
 from shipyard.deploy.rollouts import parse_duration
 from shipyard.errors import InvalidInput
@@ -93,29 +93,51 @@ def quality(
 def create(
     name: str,
     deployment: Annotated[str | None, typer.Option("--deployment", "-d")] = None,
-    window: Annotated[str, typer.Option("--window", "-w", help="e.g. 1h")] = "1h",
-    every: Annotated[str, typer.Option("--every", help="Schedule, e.g. 5m")] = "5m",
+    window: Annotated[
+        str | None, typer.Option("--window", "-w", help="e.g. 1h [default: 1h]")
+    ] = None,
+    every: Annotated[str | None, typer.Option("--every", help="Schedule [default: 5m]")] = None,
     rule: Annotated[
         list[str] | None, typer.Option("--rule", help="'drift_share >= 0.3' (repeatable)")
     ] = None,
-    severity: Annotated[str, typer.Option(help="info, warning or critical")] = "warning",
-    for_: Annotated[str, typer.Option("--for", help="How long a rule must hold to fire")] = "0s",
+    severity: Annotated[
+        str | None,
+        typer.Option(help="Of each --rule: info, warning or critical [default: warning]"),
+    ] = None,
+    for_: Annotated[
+        str | None, typer.Option("--for", help="How long each --rule must hold [default: 0s]")
+    ] = None,
     spec: Annotated[Path | None, typer.Option("--spec", help="YAML/JSON monitor spec")] = None,
 ) -> None:
     """Create a monitor; `shipyard serve` runs it on its schedule."""
     if spec is not None:
+        refuse_unused(
+            "--spec (put them in the spec file; only --deployment overrides it)",
+            window=window,
+            every=every,
+            rule=rule,
+            severity=severity,
+            for_=for_,
+        )
         data = read_spec(spec, "monitor")
         if deployment:
             data["deployment"] = deployment
     else:
         if deployment is None:
             raise InvalidInput("name the deployment with --deployment (or give --spec)")
+        if not rule:
+            refuse_unused("no --rule (they describe each --rule)", severity=severity, for_=for_)
         data = {
             "deployment": deployment,
-            "window_s": parse_duration(window),
-            "interval_s": parse_duration(every),
+            "window_s": parse_duration(window or "1h"),
+            "interval_s": parse_duration(every or "5m"),
             "rules": [
-                {"when": r, "severity": severity, "for_s": parse_duration(for_)} for r in rule or []
+                {
+                    "when": r,
+                    "severity": severity or "warning",
+                    "for_s": parse_duration(for_ or "0s"),
+                }
+                for r in rule or []
             ],
         }
     record = state.client.create_monitor(name, data)
@@ -205,18 +227,24 @@ def alerts(
 def report(
     deployment: str,
     window: Window = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write HTML here")] = None,
-    as_json: JsonFlag = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write HTML here [default: DEPLOYMENT-report.html]"),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report's data as JSON (with --out: as well).")
+    ] = False,
 ) -> None:
-    """A self-contained HTML report (or --json): distributions, drift, quality over time."""
+    """A self-contained HTML report and/or its data as JSON: distributions, drift, quality."""
     from shipyard.monitoring.report import render_html
 
     data = state.client.monitor_report(
         deployment, window_s=parse_duration(window) if window else None
     )
+    if out is not None or not as_json:
+        target = out or Path(f"{deployment}-report.html")
+        target.write_text(render_html(data))
+        if not as_json:  # stdout stays pure JSON for scripts
+            console.print(f"wrote {target} ({data['rows']:,} rows)")
     if as_json:
         print_json(data)
-        return
-    target = out or Path(f"{deployment}-report.html")
-    target.write_text(render_html(data))
-    console.print(f"wrote {target} ({data['rows']:,} rows)")

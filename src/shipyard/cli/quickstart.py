@@ -25,12 +25,27 @@ from shipyard.sdk.client import Client
 MODEL_NAME = "breast-cancer"
 DATASET = "breast-cancer-data"
 EXPERIMENT = "quickstart"
+#: What quickstart does, in order: the progress bar and the help text both list these.
+STEPS = (
+    "load data",
+    "train and track",
+    "register",
+    "set champion",
+    "load by alias",
+    "score",
+    "deploy and serve",
+    "drift → alert → retrain → gate → canary",
+)
 
 
 def quickstart(
     seed: Annotated[int, typer.Option(help="Random seed for the split and the model.")] = 7,
 ) -> None:
-    """Train, track, register, alias, load and score a model in one go."""
+    """Run the whole loop once: train, register, serve, label, drift, alert, retrain, canary.
+
+    Labels arrive, a monitor alerts on drift, a pipeline retrains, a gate checks, a canary
+    rolls it out.
+    """
     import numpy as np
     from sklearn.datasets import load_breast_cancer
     from sklearn.linear_model import LogisticRegression
@@ -41,16 +56,7 @@ def quickstart(
 
     client = state.client
     console.print(f"[bold]Shipyard quickstart[/] — workspace {client.settings.home.resolve()}")
-    steps = [
-        "load data",
-        "train and track",
-        "register",
-        "set champion",
-        "load by alias",
-        "score",
-        "deploy and serve",
-        "drift → alert → retrain → gate → canary",
-    ]
+    steps = STEPS
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from shipyard.cli.app import console, state
+from shipyard.cli.app import console, refuse_unused, state
 from shipyard.cli.output import print_json, read_spec, table, when
 from shipyard.deploy.analysis import Thresholds
 from shipyard.deploy.rollouts import RolloutSpec, parse_duration
@@ -26,14 +26,20 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts."
 def start(
     deployment: str,
     to: Annotated[str | None, typer.Option("--to", help="fraud@challenger or fraud/4.")] = None,
-    strategy: Annotated[str, typer.Option(help="canary")] = "canary",
-    steps: Annotated[str, typer.Option(help="Traffic percentages, ending at 100.")] = "5,25,50,100",
-    interval: Annotated[str, typer.Option(help="Minimum time per step, e.g. 60s.")] = "60s",
+    strategy: Annotated[str | None, typer.Option(help="canary [default: canary]")] = None,
+    steps: Annotated[
+        str | None, typer.Option(help="Traffic percentages, ending at 100 [default: 5,25,50,100].")
+    ] = None,
+    interval: Annotated[
+        str | None, typer.Option(help="Minimum time per step, e.g. 60s [default: 60s].")
+    ] = None,
     deadline: Annotated[
         str | None,
         typer.Option(help="Longest wait for enough traffic per step (default 10 x interval)."),
     ] = None,
-    on_deadline: Annotated[str, typer.Option(help="fail (roll back) or pause.")] = "fail",
+    on_deadline: Annotated[
+        str | None, typer.Option(help="fail (roll back) or pause [default: fail].")
+    ] = None,
     min_agreement: Annotated[float | None, typer.Option(help="Agreement threshold.")] = None,
     max_divergence: Annotated[float | None, typer.Option(help="JS distance threshold.")] = None,
     min_samples: Annotated[int | None, typer.Option(help="Comparisons needed per check.")] = None,
@@ -44,6 +50,17 @@ def start(
 ) -> None:
     """Start a rollout of DEPLOYMENT to a new version; the server's controller runs it."""
     if spec is not None:
+        refuse_unused(
+            "--spec (put them in the spec file; only --to overrides it)",
+            strategy=strategy,
+            steps=steps,
+            interval=interval,
+            deadline=deadline,
+            on_deadline=on_deadline,
+            min_agreement=min_agreement,
+            max_divergence=max_divergence,
+            min_samples=min_samples,
+        )
         data = read_spec(spec, "rollout")
         if to is not None:
             data["to"] = to
@@ -51,7 +68,8 @@ def start(
     else:
         if to is None:
             raise InvalidInput("name the new version with --to (or give --spec)")
-        interval_s = parse_duration(interval)
+        interval_s = parse_duration(interval or "60s")
+        steps = steps or "5,25,50,100"
         overrides = {
             k: v
             for k, v in {
@@ -67,11 +85,11 @@ def start(
             raise InvalidInput(f"--steps must be numbers like 5,25,50,100, got {steps!r}") from None
         rollout_spec = RolloutSpec(
             to=to,
-            strategy=strategy,
+            strategy=strategy or "canary",
             steps=weights,
             interval_s=interval_s,
             deadline_s=parse_duration(deadline) if deadline else interval_s * 10,
-            on_deadline=on_deadline,
+            on_deadline=on_deadline or "fail",
             thresholds=Thresholds.from_dict(overrides),
         )
     record = state.client.start_rollout(deployment, rollout_spec)

@@ -118,6 +118,11 @@ class Flavor(ABC):
         """A signature the model can describe itself (ONNX inputs, MLmodel files)."""
         return None
 
+    def example_input(self, model: Any) -> Any:
+        """Rows saved with the model (MLflow's input example), used like a sample input
+        when the model declares no signature; None when there are none."""
+        return None
+
     def requirements(self, model: Any, options: dict[str, Any]) -> list[str]:
         return pinned(self.packages)
 

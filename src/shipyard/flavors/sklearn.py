@@ -23,7 +23,7 @@ import pandas as pd
 from shipyard.errors import InvalidInput, SignatureError, UnsupportedModel
 from shipyard.flavors.base import Flavor, LoadContext, Predictor, pinned
 from shipyard.flavors.skops_import import import_skops
-from shipyard.signature import Signature
+from shipyard.signature import ColumnSpec, Signature
 from shipyard.store.artifacts import Tree
 
 SKOPS_FILE = "model.skops"
@@ -175,3 +175,64 @@ def _save_pickled(model: Any, folder: Path) -> dict[str, Any]:
         ) from exc
     (folder / CLOUDPICKLE_FILE).write_bytes(data)
     return {"serialization": "joblib", "pickler": "cloudpickle"}
+
+
+def signature_of_estimator(estimator: Any) -> Signature | None:
+    """The input columns a fitted estimator recorded, for models that came without data.
+
+    scikit-learn keeps ``feature_names_in_`` when fitted on a DataFrame and
+    ``n_features_in_`` always. Without data the dtypes are assumed: float64 (what
+    numeric estimators compute in), except columns a fitted encoder or imputer saw
+    as text, which are strings. Columns known only by count are named ``f0..f{n-1}``
+    and fed as a matrix, the names ``to_frame`` gives a bare array.
+    """
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None:
+        text = _text_columns(estimator)
+        return Signature(
+            tuple(
+                ColumnSpec(str(n), "string" if str(n) in text else "float64", False) for n in names
+            ),
+            None,
+            "dataframe",
+        )
+    count = getattr(estimator, "n_features_in_", None)
+    if isinstance(count, int | np.integer) and count > 0:
+        inputs = tuple(ColumnSpec(f"f{i}", "float64", False) for i in range(int(count)))
+        return Signature(inputs, None, "ndarray")
+    return None
+
+
+def _text_columns(estimator: Any) -> set[str]:
+    """Input columns that a fitted step saw as strings (its categories or fill values)."""
+    first = estimator.steps[0][1] if hasattr(estimator, "steps") else estimator
+    transformers = getattr(first, "transformers_", None)
+    if transformers is None:  # one step sees every column
+        return _text_in(first, [str(n) for n in getattr(first, "feature_names_in_", [])])
+    text: set[str] = set()
+    for _, transformer, columns in transformers:
+        if isinstance(transformer, str) or not isinstance(columns, list | tuple | np.ndarray):
+            continue  # "drop"/"passthrough", or columns by slice/mask: assume numeric
+        text |= _text_in(transformer, [str(c) for c in columns])
+    return text
+
+
+def _text_in(transformer: Any, columns: list[str]) -> set[str]:
+    steps = [s for _, s in transformer.steps] if hasattr(transformer, "steps") else [transformer]
+    for step in steps:
+        categories = getattr(step, "categories_", None)
+        if categories is not None and len(categories) == len(columns):
+            return {c for c, levels in zip(columns, categories, strict=True) if _is_text(levels)}
+        statistics = getattr(step, "statistics_", None)
+        if statistics is not None and len(statistics) == len(columns):
+            return {
+                c for c, value in zip(columns, statistics, strict=True) if isinstance(value, str)
+            }
+        if not hasattr(step, "transform"):
+            break
+    return set()
+
+
+def _is_text(levels: Any) -> bool:
+    array = np.asarray(levels)
+    return array.dtype.kind in "OUS" and any(isinstance(v, str) for v in array)

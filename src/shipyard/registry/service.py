@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.entities import ModelVersion, Run
-from shipyard.errors import InvalidInput, InvalidURI, NotFound, SignatureError
+from shipyard.errors import InvalidInput, InvalidURI, NotFound, Remedy, SignatureError
 from shipyard.flavors import MlflowModelDir, flavor_for, get_flavor
 from shipyard.flavors.base import Flavor, LoadContext
-from shipyard.flavors.mlflow_model import read_mlmodel
+from shipyard.flavors.mlflow_model import check_trusted, read_mlmodel
 from shipyard.names import check_name
 from shipyard.registry.card import render_card
 from shipyard.registry.loaded import LoadedModel
@@ -225,30 +225,52 @@ def register_logged(
     )
 
 
+_SAMPLE = Remedy("pass a few rows of the training data", "sample_input", "X_test[:50]")
+
+
 def _input_signature(flavor: Flavor, model: Any, sample_input: Any) -> tuple[Signature, Any]:
-    """The input signature and the sample as a frame (None when there is no sample)."""
-    if sample_input is not None:
-        frame, kind = to_frame(sample_input)
-        signature = signature_of_frame(frame, kind)
-        frame.columns = [str(c) for c in frame.columns]
-        return signature, frame
-    own = flavor.signature_from_model(model)
-    if own is None:
+    """The input signature and the sample as a frame (None when there is no sample).
+
+    In order: the caller's sample, the signature the model declares, rows saved
+    with the model. The error names the argument as a remedy so that each
+    interface can spell it its own way (``sample_input=``, ``--sample-input``).
+    """
+    if sample_input is None:
+        own = flavor.signature_from_model(model)
+        if own is not None:
+            return own, None
+        sample_input = flavor.example_input(model)
+    if sample_input is None:
         raise SignatureError(
-            f"a {flavor.name} model needs sample_input to infer its signature "
-            "(pass a few rows of the training data, e.g. sample_input=X_test[:50])"
+            f"a {flavor.name} model needs a sample input to infer its signature "
+            "(it declares none and names no inputs)",
+            remedy=_SAMPLE,
         )
-    return own, None
+    frame, kind = to_frame(sample_input)
+    signature = signature_of_frame(frame, kind)
+    frame.columns = [str(c) for c in frame.columns]
+    return signature, frame
 
 
 def import_mlflow_model(
-    store: Store, path: Path, *, name: str, sample_input: Any = None, actor: str
+    store: Store,
+    path: Path,
+    *,
+    name: str,
+    sample_input: Any = None,
+    trust: bool = False,
+    actor: str,
 ) -> ModelVersion:
-    """Register an existing MLflow model folder as a new version of ``name``."""
-    read_mlmodel(path)  # fail early, with the reason, before anything is written
+    """Register an existing MLflow model folder as a new version of ``name``.
+
+    ``trust`` allows a model that runs code from the folder when loaded (pickles,
+    loader modules); without it such a model is refused before anything is written.
+    """
+    model = MlflowModelDir(path, trust=trust)
+    check_trusted(model, read_mlmodel(path))  # fail early, before anything is written
     return register_version(
         store,
-        MlflowModelDir(path),
+        model,
         name=name,
         sample_input=sample_input,
         flavor="mlflow",

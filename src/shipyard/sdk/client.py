@@ -268,10 +268,22 @@ class Client(PipelineMethods):
         return version
 
     def import_mlflow_model(
-        self, path: str | os.PathLike[str], *, name: str, sample_input: Any = None
+        self,
+        path: str | os.PathLike[str],
+        *,
+        name: str,
+        sample_input: Any = None,
+        trust: bool = False,
     ) -> ModelVersion:
+        """Register an MLflow model folder; ``trust=True`` allows one that runs code when
+        loaded (pickle/cloudpickle, loader modules): only for models you produced."""
         return registry.import_mlflow_model(
-            self.store, Path(path), name=name, sample_input=sample_input, actor=self.actor
+            self.store,
+            Path(path),
+            name=name,
+            sample_input=sample_input,
+            trust=trust,
+            actor=self.actor,
         )
 
     def get_model(self, name: str) -> RegisteredModel:
