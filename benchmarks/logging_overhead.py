@@ -33,7 +33,7 @@ from shipyard.monitoring.predlog import read_predictions
 from shipyard.server.background import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "serving"))
-from loadgen import tree_cpu_seconds  # noqa: E402
+from loadgen import tree_cpu_seconds
 
 
 def _prepare(home: Path) -> dict:
