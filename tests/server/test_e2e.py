@@ -26,13 +26,22 @@ def served(workspace: Client) -> Iterator[tuple[Client, str]]:
 
 
 async def _load(
-    url: str, body: dict, *, total: int, concurrency: int, statuses: Counter, versions: Counter
+    url: str,
+    body: dict,
+    *,
+    until: asyncio.Event,
+    at_least: int,
+    concurrency: int,
+    statuses: Counter,
+    versions: Counter,
 ) -> None:
+    """Requests at ``concurrency`` until ``until`` is set and ``at_least`` were sent: the
+    load lasts exactly as long as the scenario it is under, however fast the machine."""
     sent = 0
 
     async def worker(client: httpx.AsyncClient) -> None:
         nonlocal sent
-        while sent < total:
+        while not until.is_set() or sent < at_least:
             sent += 1
             try:
                 response = await client.post(f"{url}/v1/deployments/cancer/predict", json=body)
@@ -54,11 +63,13 @@ def test_zero_failed_requests_while_an_alias_flips_20_times(served, records) -> 
     versions: Counter = Counter()
 
     async def scenario() -> None:
+        flipped = asyncio.Event()
         load = asyncio.create_task(
             _load(
                 url,
                 {"inputs": records[:1]},
-                total=6000,
+                until=flipped,
+                at_least=1000,
                 concurrency=16,
                 statuses=statuses,
                 versions=versions,
@@ -67,10 +78,12 @@ def test_zero_failed_requests_while_an_alias_flips_20_times(served, records) -> 
         for flip in range(20):
             await asyncio.sleep(0.15)
             await asyncio.to_thread(workspace.set_alias, "cancer", "champion", 2 - flip % 2)
+        await asyncio.sleep(1.0)  # the last flip is loaded, warmed and switched under load
+        flipped.set()
         await load
 
     asyncio.run(scenario())
-    assert sum(statuses.values()) >= 5000
+    assert sum(statuses.values()) >= 1000
     assert statuses == Counter({200: sum(statuses.values())}), statuses
     assert versions[1] > 0 and versions[2] > 0
 
@@ -128,7 +141,7 @@ def test_two_workers_serve_and_report_metrics(workspace: Client, records) -> Non
 def test_rollouts_under_load_promote_then_roll_back_with_no_failed_request(
     workspace: Client, records, breast_cancer
 ) -> None:
-    """10,000+ requests at concurrency 32 through the real server while a good version is
+    """Requests at concurrency 32 through the real server for as long as a good version is
     rolled out and promoted and an inverted one is rolled back by the model checks."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -179,7 +192,7 @@ def test_rollouts_under_load_promote_then_roll_back_with_no_failed_request(
 
             async def worker(offset: int) -> None:
                 i = offset
-                while not done.is_set() or sum(statuses.values()) < 10_000:
+                while not done.is_set() or sum(statuses.values()) < 3_000:
                     i += 13
                     response = await client.post(
                         f"{url}/v1/deployments/cancer/predict",
@@ -200,7 +213,7 @@ def test_rollouts_under_load_promote_then_roll_back_with_no_failed_request(
     finally:
         _stop(process)
     assert outcomes == ["promoted", "rolled_back"]
-    assert sum(statuses.values()) >= 10_000
+    assert sum(statuses.values()) >= 3_000
     assert statuses == Counter({200: sum(statuses.values())}), statuses
     assert versions[3] > 0 and versions[4] > 0
     bad_rollout = workspace.rollout("cancer")
@@ -231,11 +244,13 @@ def test_blue_green_switches_under_load_lose_no_request(served, records) -> None
     switch_times: list[float] = []
 
     async def scenario() -> None:
+        switched = asyncio.Event()
         load = asyncio.create_task(
             _load(
                 url,
                 {"inputs": records[:1]},
-                total=3000,
+                until=switched,
+                at_least=1000,
                 concurrency=16,
                 statuses=statuses,
                 versions=versions,
@@ -254,6 +269,7 @@ def test_blue_green_switches_under_load_lose_no_request(served, records) -> None
                     if answer.json()["version"] == target:
                         switch_times.append(time.monotonic() - started)
                         break
+        switched.set()
         await load
 
     asyncio.run(scenario())
