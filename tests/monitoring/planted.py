@@ -93,11 +93,11 @@ def effect_column(effect: Effect, rows: int, rng: np.random.Generator) -> tuple[
         loc, scale = rng.normal(0, 5), rng.uniform(0.5, 3)
         return rng.normal(loc, scale, rows), rng.normal(loc + effect.size * scale, scale, rows)
     if effect.kind == "frequency":
-        reference = rng.choice(SIX_LEVELS, rows, p=SIX_P)
-        current = rng.choice(SIX_LEVELS, rows, p=six_level_p(effect.size))
+        reference = rng.choice(len(SIX_LEVELS), rows, p=SIX_P)
+        current = rng.choice(len(SIX_LEVELS), rows, p=six_level_p(effect.size))
         return (
-            pd.Categorical(reference, categories=SIX_LEVELS),
-            pd.Categorical(current, categories=SIX_LEVELS),
+            pd.Categorical.from_codes(reference, categories=SIX_LEVELS),
+            pd.Categorical.from_codes(current, categories=SIX_LEVELS),
         )
     raise ValueError(f"unknown effect kind {effect.kind!r}")
 
