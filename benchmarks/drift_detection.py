@@ -2,7 +2,7 @@
 
 Run through the drift benchmark (it prints the table published in docs/drift.md)::
 
-    nice -n 10 .venv/bin/python benchmarks/drift.py --detection    # about 4 minutes on 2 cores
+    nice -n 10 .venv/bin/python benchmarks/drift.py --detection    # ~8 minutes, 2 shared cores
 
 Every repetition generates one frame with ``effect_frame`` (tests/monitoring/planted.py):
 one column per planted effect below, plus unchanged columns of each kind (the
