@@ -8,6 +8,12 @@ in a fresh process::
     .venv/bin/python benchmarks/drift.py            # 10k, 100k, 1M rows, ~10 minutes
     .venv/bin/python benchmarks/drift.py --quick    # 10k, 100k rows, ~1-2 minutes
 
+``--detection`` measures what the defaults detect instead of how fast
+(``benchmarks/drift_detection.py``: detection and false-alarm rates over seeded
+repetitions of planted drifts of known size, 1k to 1M rows; docs/drift.md)::
+
+    nice -n 10 .venv/bin/python benchmarks/drift.py --detection
+
 Sides (the worker, ``benchmarks/drift_worker.py``, documents each):
 
 - Shipyard, profile + drift: read reference and current, ``profile_frame``,
@@ -441,12 +447,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cprofile", action="store_true", help="also cProfile Shipyard's side at the largest size"
     )
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, help=f"raw results (default {RESULTS})")
+    parser.add_argument(
+        "--detection", action="store_true", help="detection/false-alarm table, not speed"
+    )
+    parser.add_argument(
+        "--detection-scale", type=float, default=1.0, help="multiply --detection's repetitions"
+    )
     parser.add_argument("--prepare-into", type=Path, help=argparse.SUPPRESS)  # internal
     args = parser.parse_args(argv)
     if args.prepare_into:
         print(json.dumps(write_data(args.sizes[0], args.seed, args.prepare_into)))
         return 0
+    if args.detection:
+        import drift_detection
+
+        out = args.out or drift_detection.RESULTS
+        return drift_detection.main(args.sizes, args.seed, args.detection_scale, out)
+    args.out = args.out or RESULTS
     sizes = args.sizes or (QUICK_SIZES if args.quick else FULL_SIZES)
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
     BENCH_DIR.mkdir(exist_ok=True)

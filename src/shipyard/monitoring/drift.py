@@ -3,20 +3,36 @@
 Every test is registered by name and takes (reference profile, current
 values); results are typed (``DriftResult``) and rendered elsewhere.
 
-Defaults follow common practice (and Evidently's presets): with at most
-1,000 current values a p-value test (Kolmogorov-Smirnov for numbers,
-chi-square for categories, drift when p < 0.05); with more, a distance whose
-size means something whatever the sample size (Wasserstein distance
-normalized by the reference standard deviation, drift at 0.1;
-Jensen-Shannon distance, drift at 0.1). PSI is available for both kinds.
-Any column can name its own method and threshold.
+The defaults answer two questions at once, at any window size:
+
+- is the change real? A p-value (Kolmogorov-Smirnov for numbers, chi-square
+  homogeneity for categories), adjusted across the columns of one check with
+  Benjamini-Hochberg, so that a check over many columns keeps its false
+  discoveries near ``DriftConfig.false_discovery_rate`` (5%) instead of
+  raising one false alarm in every twenty unchanged columns;
+- is it big enough to matter? A distance in the same unit for both kinds,
+  the share of rows that changed side: the KS distance (largest gap between
+  the two CDFs) for numbers, the total variation distance (share of rows that
+  would have to change level) for categories, at least ``EFFECT_FLOOR``.
+
+The floor is what keeps million-row windows from alarming on irrelevant
+wobbles; it was calibrated with ``benchmarks/drift.py --detection`` on planted
+drifts of known size (docs/drift.md): above what a 2% change of scale, a
+0.02-sigma shift or a 1-point frequency move produce at a million rows, below
+what a 10% change of scale, a 0.1-sigma shift or a 5-point move produce at
+100k rows. Both distances are scale-free, so a log-normal's change of scale
+counts as much as a normal's (a distance divided by the standard deviation,
+the old default, hid it behind the long tail).
+
+Wasserstein, Jensen-Shannon, PSI and the plain p-value tests stay available;
+any column can name its own method and threshold.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -34,7 +50,10 @@ from shipyard.monitoring.profile import (
     sorted_quantiles,
 )
 
-SMALL_SAMPLE = 1000
+#: Smallest distance (share of rows, see the module docstring) the defaults call drift.
+EFFECT_FLOOR = 0.02
+#: Benjamini-Hochberg false-discovery rate of the defaults, across the columns of a check.
+FALSE_DISCOVERY_RATE = 0.05
 _EPS = 1e-4
 
 
@@ -49,6 +68,8 @@ class DriftResult:
     drifted: bool
     n_reference: int
     n_current: int
+    #: Benjamini-Hochberg adjusted p-value, for methods whose verdict is FDR-controlled.
+    p_adjusted: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -59,6 +80,7 @@ class DatasetDrift:
     columns: list[DriftResult]
     share: float
     threshold: float
+    false_discovery_rate: float = FALSE_DISCOVERY_RATE
 
     @property
     def drifted(self) -> bool:
@@ -73,6 +95,7 @@ class DatasetDrift:
             "drifted": self.drifted,
             "share": self.share,
             "threshold": self.threshold,
+            "false_discovery_rate": self.false_discovery_rate,
             "drifted_columns": self.drifted_columns,
             "columns": [r.to_dict() for r in self.columns],
         }
@@ -90,27 +113,53 @@ class ColumnRule:
 class DriftConfig:
     rules: dict[str, ColumnRule] = field(default_factory=dict)
     dataset_share: float = 0.5
-    small_sample: int = SMALL_SAMPLE
+    #: Level at which Benjamini-Hochberg adjusted p-values count as significant.
+    false_discovery_rate: float = FALSE_DISCOVERY_RATE
 
 
 # -- tests: (reference, current values) -> (statistic, p-value or None) -------------------
 Test = Callable[[Any, Any], tuple[float, float | None]]
 
 
-def ks(reference: NumericProfile, current: np.ndarray) -> tuple[float, float | None]:
-    """Two-sample KS statistic against the stored reference CDF, asymptotic p-value."""
+def _reference_cdf(reference: NumericProfile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct reference values with the reference CDF just below and at each.
+
+    A profile holding the whole sample gives the exact empirical CDF; a quantile
+    grid gives the CDF at its points (exact there, so the KS distance below is
+    within one grid step, 1/2000, of the one against the full sample). Ties
+    (integer or flag columns) get one jump, as in ``scipy.stats.ks_2samp``.
+    """
+    grid = reference.quantiles
+    values, first = np.unique(grid, return_index=True)
+    last = np.append(first[1:], len(grid)) - 1
+    if len(grid) == reference.count - reference.nulls:  # the whole sorted sample
+        return values, first / len(grid), (last + 1) / len(grid)
+    levels = np.linspace(0.0, 1.0, len(grid))
+    return values, levels[first], levels[last]
+
+
+def _ks_distance(reference: NumericProfile, current: np.ndarray) -> tuple[float, float]:
+    """The two-sample KS distance and its asymptotic p-value.
+
+    Both CDFs are monotone, so their largest gap is found at the reference's
+    points, comparing left limits with left limits and values with values.
+    """
+    values, ref_below, ref_at = _reference_cdf(reference)
+    if not len(values):
+        return float("nan"), 1.0
     x = np.sort(current)
     n = len(x)
-    ref_at_x = reference.cdf(x)
-    upper = np.arange(1, n + 1) / n
-    lower = np.arange(0, n) / n
-    statistic = float(max(np.max(np.abs(upper - ref_at_x)), np.max(np.abs(lower - ref_at_x))))
-    levels = np.linspace(0.0, 1.0, len(reference.quantiles))
-    cur_at_q = np.searchsorted(x, reference.quantiles, side="right") / n
-    statistic = max(statistic, float(np.max(np.abs(cur_at_q - levels))))
+    cur_below = np.searchsorted(x, values, side="left") / n
+    cur_at = np.searchsorted(x, values, side="right") / n
+    statistic = float(max(np.max(np.abs(cur_below - ref_below)), np.max(np.abs(cur_at - ref_at))))
     m = reference.count - reference.nulls
     effective = n * m / (n + m)
     return statistic, float(special.kolmogorov(statistic * math.sqrt(effective)))
+
+
+def ks(reference: NumericProfile, current: np.ndarray) -> tuple[float, float | None]:
+    """Two-sample KS statistic against the stored reference CDF, asymptotic p-value."""
+    return _ks_distance(reference, current)
 
 
 def wasserstein(reference: NumericProfile, current: np.ndarray) -> tuple[float, float | None]:
@@ -161,6 +210,19 @@ def chisquare(reference: CategoricalProfile, current: dict[str, int]) -> tuple[f
     return float(result.statistic), float(result.pvalue)
 
 
+def total_variation(
+    reference: CategoricalProfile, current: dict[str, int]
+) -> tuple[float, float | None]:
+    """Share of rows that would have to change level, with the chi-square p-value.
+
+    The distance reads like the KS distance of numbers (a share of rows), so
+    one floor serves both kinds; the p-value says whether it is more than noise.
+    """
+    ref, cur, _, _ = _categorical_shares(reference, current)
+    _, p_value = chisquare(reference, current)
+    return float(0.5 * np.abs(ref - cur).sum()), p_value
+
+
 def js_distance(p: Mapping[str, float], q: Mapping[str, float]) -> float:
     """Jensen-Shannon distance (base 2, in [0, 1]) between two count maps."""
     keys = sorted(set(p) | set(q))
@@ -202,6 +264,9 @@ class Method:
     kinds: tuple[str, ...]
     threshold: float
     p_value: bool  # True: drift when p < threshold; False: when statistic >= threshold
+    #: Also require the Benjamini-Hochberg adjusted p-value (across the check's columns
+    #: using such methods) below ``DriftConfig.false_discovery_rate``.
+    fdr: bool = False
 
 
 METHODS: dict[str, Method] = {}
@@ -211,6 +276,8 @@ def register_method(name: str, method: Method) -> None:
     METHODS[name] = method
 
 
+register_method("ks_fdr", Method(ks, ("numeric",), EFFECT_FLOOR, False, fdr=True))
+register_method("tvd_fdr", Method(total_variation, ("categorical",), EFFECT_FLOOR, False, fdr=True))
 register_method("ks", Method(ks, ("numeric",), 0.05, True))
 register_method("wasserstein", Method(wasserstein, ("numeric",), 0.1, False))
 register_method("chisquare", Method(chisquare, ("categorical",), 0.05, True))
@@ -218,17 +285,14 @@ register_method("jensenshannon", Method(jensenshannon, ("numeric", "categorical"
 register_method("psi", Method(psi, ("numeric", "categorical"), 0.2, False))
 
 
-def default_method(kind: str, n_current: int, config: DriftConfig) -> str:
-    small = n_current <= config.small_sample
-    if kind == "numeric":
-        return "ks" if small else "wasserstein"
-    return "chisquare" if small else "jensenshannon"
+def default_method(kind: str) -> str:
+    return "ks_fdr" if kind == "numeric" else "tvd_fdr"
 
 
-def column_drift(
-    column: str, reference: ColumnProfile, current: pd.Series, config: DriftConfig | None = None
+def _measure(
+    column: str, reference: ColumnProfile, current: pd.Series, config: DriftConfig
 ) -> DriftResult:
-    config = config or DriftConfig()
+    """One column's statistic and p-value; FDR methods get their verdict in ``_decide``."""
     kind = reference.kind
     if kind == "numeric":
         if not is_numeric(current):
@@ -241,7 +305,7 @@ def column_drift(
         values = count_levels(current)  # the categorical tests take level counts
         size = sum(values.values())
     rule = config.rules.get(column, ColumnRule())
-    name = rule.method or default_method(kind, size, config)
+    name = rule.method or default_method(kind)
     method = METHODS.get(name)
     if method is None:
         raise InvalidInput(
@@ -273,6 +337,37 @@ def column_drift(
     )
 
 
+def _decide(results: list[DriftResult], config: DriftConfig) -> list[DriftResult]:
+    """Adjust the p-values of FDR methods together (Benjamini-Hochberg) and finish their verdicts.
+
+    The family is every such column of one check, so adding columns does not
+    add false alarms the way independent p < 0.05 tests do.
+    """
+    family = [i for i, r in enumerate(results) if METHODS[r.method].fdr and r.p_value is not None]
+    if not family:
+        return results
+    raw = np.array([results[i].p_value for i in family], dtype="float64")
+    adjusted = stats.false_discovery_control(raw, method="bh")
+    decided = list(results)
+    for i, p_adjusted in zip(family, adjusted, strict=True):
+        result = results[i]
+        significant = p_adjusted < config.false_discovery_rate
+        decided[i] = replace(
+            result,
+            p_adjusted=float(p_adjusted),
+            drifted=bool(significant and result.drifted),
+        )
+    return decided
+
+
+def column_drift(
+    column: str, reference: ColumnProfile, current: pd.Series, config: DriftConfig | None = None
+) -> DriftResult:
+    """Drift of one column (a family of one for the FDR adjustment)."""
+    config = config or DriftConfig()
+    return _decide([_measure(column, reference, current, config)], config)[0]
+
+
 def dataset_drift(
     references: dict[str, ColumnProfile], current: pd.DataFrame, config: DriftConfig | None = None
 ) -> DatasetDrift:
@@ -280,6 +375,7 @@ def dataset_drift(
     missing = [c for c in references if c not in current.columns]
     if missing:
         raise InvalidInput(f"the current data lacks reference column(s) {missing}")
-    results = [column_drift(c, references[c], current[c], config) for c in references]
+    measured = [_measure(c, references[c], current[c], config) for c in references]
+    results = _decide(measured, config)
     share = sum(r.drifted for r in results) / len(results) if results else 0.0
-    return DatasetDrift(results, share, config.dataset_share)
+    return DatasetDrift(results, share, config.dataset_share, config.false_discovery_rate)

@@ -153,6 +153,8 @@ def render_html(report: dict[str, Any]) -> str:
                 else ""
             )
             p_value = "" if column["p_value"] is None else f"{column['p_value']:.3g}"
+            if column.get("p_adjusted") is not None:  # the verdict reads the adjusted one
+                p_value += f" (BH {column['p_adjusted']:.3g})"
             rows.append(
                 f"<tr class={'drift' if column['drifted'] else 'ok'}><td>{e(column['column'])}"
                 f"</td><td>{e(column['method'])}</td><td>{column['statistic']:.4g}</td>"
