@@ -30,7 +30,9 @@ def test_deployment_errors(server: TestClient) -> None:
     bad_alias = server.post("/api/deployments", json={"name": "x", "model": "cancer@gold"})
     assert bad_alias.status_code == 404
     bad_name = server.post("/api/deployments", json={"name": "../x", "model": "cancer/1"})
-    assert bad_name.status_code == 400 and "deployment name" in bad_name.json()["error"]["message"]
+    assert bad_name.status_code == 422, bad_name.text  # refused by the schema, in our error shape
+    assert bad_name.json()["error"]["type"] == "InvalidRequest"
+    assert "body.name" in bad_name.json()["error"]["message"]
     bad_config = server.post(
         "/api/deployments",
         json={"name": "x", "model": "cancer/1", "serving": {"max_batch_size": 0}},
