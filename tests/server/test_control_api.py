@@ -40,6 +40,18 @@ def test_deployment_errors(server: TestClient) -> None:
     assert bad_config.status_code == 422
 
 
+def test_a_deployment_under_rollout_is_not_deleted(server: TestClient) -> None:
+    started = server.post(
+        "/api/rollouts", json={"deployment": "cancer", "spec": {"to": "cancer/2", "steps": [100]}}
+    )
+    assert started.status_code == 201, started.text
+    refused = server.delete("/api/deployments/cancer")
+    assert refused.status_code == 409 and "abort it first" in refused.json()["error"]["message"]
+    aborted = server.post(f"/api/rollouts/{started.json()['id']}/abort")
+    assert aborted.status_code == 200 and aborted.json()["status"] == "aborted"
+    assert server.delete("/api/deployments/cancer").status_code == 204
+
+
 def test_models_and_aliases(server: TestClient) -> None:
     assert [m["name"] for m in server.get("/api/models").json()] == ["cancer", "colors", "explodes"]
     versions = server.get("/api/models/cancer/versions").json()
