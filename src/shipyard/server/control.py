@@ -12,7 +12,7 @@ holds it to that). Ids and limits are bounded types from ``schemas``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
@@ -45,6 +45,7 @@ from shipyard.server.schemas import (
     PipelineRunCreate,
     PipelineRunPublic,
     PipelineRunStatus,
+    PolicyIn,
     QualityPublic,
     RecordId,
     RolloutAction,
@@ -130,9 +131,13 @@ def update_deployment(
 
 
 @router.delete(
-    "/deployments/{name}", status_code=204, tags=["deployments"], responses=error_responses(404)
+    "/deployments/{name}",
+    status_code=204,
+    tags=["deployments"],
+    responses=error_responses(404, 409),
 )
 def delete_deployment(name: str, client: ClientDep) -> Response:
+    """409 while a rollout of the deployment is running or paused."""
     client.delete_deployment(name)
     return Response(status_code=204)
 
@@ -173,11 +178,12 @@ def delete_alias(name: str, alias: str, client: ClientDep) -> AliasRemoved:
     "/deployments/{name}/policy", tags=["deployments"], responses=error_responses(400, 404, 409)
 )
 def set_policy(
-    name: str, body: dict[str, Any], client: ClientDep, dataplane: DataPlaneDep
+    name: str, body: PolicyIn, client: ClientDep, dataplane: DataPlaneDep
 ) -> DeploymentPublic:
     """Body: a policy as stored, e.g. {"kind": "canary", "arms": [{"model": "fraud",
-    "version": 1, "weight": 90}, {"model": "fraud", "version": 2, "weight": 10}]}."""
-    client.set_policy(name, policy_from_dict(body))
+    "version": 1, "weight": 90}, {"model": "fraud", "version": 2, "weight": 10}]};
+    400 when its fields do not fit the kind."""
+    client.set_policy(name, policy_from_dict(body.model_dump()))
     return _public(client, dataplane, name)
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from shipyard.deploy.policy import KINDS
 from shipyard.entities import Deployment, ModelVersion, RegisteredModel
 from shipyard.monitoring.monitors import RULE_PATTERN
 from shipyard.names import ALIAS_PATTERN, NAME_MAX_LENGTH, NAME_PATTERN
@@ -32,9 +33,20 @@ Limit = Annotated[int, Query(ge=1, le=10_000, description="At most this many ite
 Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=NAME_MAX_LENGTH)]
 """A user-chosen name of a model, deployment, monitor or pipeline (``shipyard.names``)."""
 
-StoredInt = Annotated[int, Field(ge=0, le=MAX_ID)]
-Version = Annotated[int, Field(ge=1, le=MAX_ID)]
-Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+MAX_SECONDS = 10 * 365 * 86400.0
+"""Durations and windows past ten years are mistakes (and overflow timestamps)."""
+
+
+def _whole_number(value: object) -> object:
+    """JSON Schema counts 3.0 as an integer; strict pydantic would not."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = BeforeValidator(_whole_number)
+StoredInt = Annotated[int, Field(ge=0, le=MAX_ID), WholeNumber]
+Version = Annotated[int, Field(ge=1, le=MAX_ID), WholeNumber]
+Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
+Delay = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
 VersionRef = Annotated[
     str, Path(pattern=r"^(latest|[0-9]{1,9})$", description="A version number or 'latest'.")
 ]
@@ -45,7 +57,12 @@ NamePath = Annotated[str, Path(pattern=NAME_PATTERN, max_length=NAME_MAX_LENGTH)
 AliasPath = Annotated[str, Path(pattern=ALIAS_PATTERN)]
 WindowSeconds = Annotated[
     float | None,
-    Query(gt=0, allow_inf_nan=False, description="Seconds of traffic to look at; default: all."),
+    Query(
+        gt=0,
+        le=MAX_SECONDS,
+        allow_inf_nan=False,
+        description="Seconds of traffic to look at; default: all.",
+    ),
 ]
 PipelineRunStatus = Annotated[str | None, Query(pattern=f"^({'|'.join(ACTIVE + ENDED)})$")]
 RolloutAction = Literal["pause", "resume", "promote", "abort"]
@@ -60,7 +77,7 @@ class Body(BaseModel):
 
 class ServingConfigIn(Body):
     batching: bool = True
-    max_batch_size: int = Field(default=64, ge=1, le=10_000)
+    max_batch_size: Annotated[int, Field(ge=1, le=10_000), WholeNumber] = 64
     max_wait_ms: float = Field(default=2.0, ge=0, le=1000)
 
 
@@ -138,6 +155,14 @@ class ModelVersionPublic(BaseModel):
 
 class AliasUpdate(Body):
     version: Version
+
+
+class PolicyIn(BaseModel):
+    """A traffic policy as stored; the fields besides ``kind`` depend on it (see the route)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: Literal[KINDS]  # type: ignore[valid-type]
 
 
 class AliasChange(BaseModel):
@@ -233,7 +258,11 @@ class RolloutDetail(BaseModel):
 
 
 class WebhookCreate(Body):
-    url: str = Field(pattern=r"^https?://", description="An http:// or https:// URL.")
+    url: str = Field(
+        pattern=r"^https?://[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?(?::[0-9]{1,5})?(?:/\S*)?$",
+        max_length=2048,
+        description="An http:// or https:// URL with an ASCII host name.",
+    )
     events: list[str] | None = Field(default=None, description="Audit actions; default all.")
 
 
@@ -255,7 +284,7 @@ Severity = Literal["info", "warning", "critical"]
 class RuleWhen(Body):
     when: Rule
     severity: Severity = "warning"
-    for_s: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    for_s: Delay = 0.0
     name: str | None = None
 
 
@@ -265,7 +294,7 @@ class RuleFull(Body):
     op: Literal[">", ">=", "<", "<="]
     threshold: float
     severity: Severity = "warning"
-    for_s: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    for_s: Delay = 0.0
 
 
 class MonitorCreate(Body):
