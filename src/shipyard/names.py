@@ -10,13 +10,17 @@ import re
 
 from shipyard.errors import InvalidInput
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,255}$")
-_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,127}$")
+# No ".." anywhere: every dot is followed by another character or ends the name.
+NAME_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9_\-]|\.[A-Za-z0-9_\-])*\.?$"
+NAME_MAX_LENGTH = 256
+_NAME = re.compile(NAME_PATTERN)
+ALIAS_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,127}$"
+_ALIAS = re.compile(ALIAS_PATTERN)
 RESERVED_ALIASES = frozenset({"latest"})
 
 
 def check_name(name: str, what: str = "model") -> str:
-    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+    if not isinstance(name, str) or len(name) > NAME_MAX_LENGTH or not _NAME.fullmatch(name):
         raise InvalidInput(
             f"invalid {what} name {name!r}: use 1-256 letters, digits, '_', '-' or '.', "
             "starting with a letter or digit"
@@ -25,7 +29,7 @@ def check_name(name: str, what: str = "model") -> str:
 
 
 def check_alias(alias: str) -> str:
-    if not isinstance(alias, str) or not _ALIAS.match(alias):
+    if not isinstance(alias, str) or not _ALIAS.fullmatch(alias):
         raise InvalidInput(
             f"invalid alias {alias!r}: use 1-128 letters, digits, '_' or '-', "
             "starting with a letter"

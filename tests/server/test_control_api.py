@@ -30,12 +30,26 @@ def test_deployment_errors(server: TestClient) -> None:
     bad_alias = server.post("/api/deployments", json={"name": "x", "model": "cancer@gold"})
     assert bad_alias.status_code == 404
     bad_name = server.post("/api/deployments", json={"name": "../x", "model": "cancer/1"})
-    assert bad_name.status_code == 400 and "deployment name" in bad_name.json()["error"]["message"]
+    assert bad_name.status_code == 422, bad_name.text  # refused by the schema, in our error shape
+    assert bad_name.json()["error"]["type"] == "InvalidRequest"
+    assert "body.name" in bad_name.json()["error"]["message"]
     bad_config = server.post(
         "/api/deployments",
         json={"name": "x", "model": "cancer/1", "serving": {"max_batch_size": 0}},
     )
     assert bad_config.status_code == 422
+
+
+def test_a_deployment_under_rollout_is_not_deleted(server: TestClient) -> None:
+    started = server.post(
+        "/api/rollouts", json={"deployment": "cancer", "spec": {"to": "cancer/2", "steps": [100]}}
+    )
+    assert started.status_code == 201, started.text
+    refused = server.delete("/api/deployments/cancer")
+    assert refused.status_code == 409 and "abort it first" in refused.json()["error"]["message"]
+    aborted = server.post(f"/api/rollouts/{started.json()['id']}/abort")
+    assert aborted.status_code == 200 and aborted.json()["status"] == "aborted"
+    assert server.delete("/api/deployments/cancer").status_code == 204
 
 
 def test_models_and_aliases(server: TestClient) -> None:

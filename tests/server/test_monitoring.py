@@ -115,7 +115,7 @@ def test_delayed_labels_give_the_quality_sklearn_computes(workspace: Client, bre
             "accepted": 100
         }
         bad = server.post("/v1/deployments/cancer/feedback", json=[{"label": 1}])
-        assert bad.status_code == 400 and "request_id" in bad.json()["error"]["message"]
+        assert bad.status_code == 422 and "request_id" in bad.json()["error"]["message"]
     quality = workspace.model_quality("cancer")[0]
     y_true = y.iloc[:100].to_numpy()
     y_pred = np.array([answers[f"q{i}"]["predictions"][0] for i in range(100)])

@@ -66,4 +66,4 @@ def test_bad_pipeline_requests_are_refused(api: tuple[TestClient, Client]) -> No
     unknown = http.post("/api/pipelines/retrain/runs", json={"params": {"sed": 1}})
     assert unknown.status_code == 400 and "unknown pipeline parameter" in unknown.text
     assert http.post("/api/pipeline-runs/999/approve").status_code == 404
-    assert http.post("/api/pipeline-runs/1/explode").status_code == 400
+    assert http.post("/api/pipeline-runs/1/explode").status_code == 422

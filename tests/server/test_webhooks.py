@@ -6,8 +6,9 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 
 import pytest
 
@@ -98,6 +99,40 @@ async def test_an_unreachable_hook_is_logged_not_fatal(
         await _dispatch_until(dispatcher, lambda: dispatcher.failed >= 1)
     assert dispatcher.failed == 1 and dispatcher.delivered == 0
     assert "not delivered after 3 attempts" in caplog.text
+
+
+async def test_deliveries_in_flight_are_bounded(workspace: Client) -> None:
+    concurrent = peak = 0
+    lock = threading.Lock()
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            nonlocal concurrent, peak
+            with lock:
+                concurrent += 1
+                peak = max(peak, concurrent)
+            time.sleep(0.1)
+            with lock:
+                concurrent -= 1
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    for i in range(6):
+        workspace.add_webhook(f"http://127.0.0.1:{server.server_port}/hook-{i}")
+    dispatcher = WebhookDispatcher(workspace.store, "test", poll_s=0.05, max_in_flight=2)
+    dispatcher.cursor = workspace.store.events.last_id()
+    workspace.set_alias("cancer", "champion", 2)
+    workspace.set_alias("cancer", "champion", 1)
+    try:
+        await _dispatch_until(dispatcher, lambda: dispatcher.delivered >= 12)
+    finally:
+        server.shutdown()
+    assert dispatcher.delivered == 12 and peak == 2
 
 
 def test_filters_and_bad_urls(workspace: Client) -> None:

@@ -5,6 +5,10 @@ itself). The dispatcher - in the serving process that holds its lease -
 follows the audit trail from where it started and POSTs each matching event
 as JSON to every subscribed URL, retrying with exponential backoff; a
 delivery that still fails is logged and dropped, never blocking anything.
+At most ``max_in_flight`` POSTs are under way at once: each one may resolve
+a host name on the worker threads the server's routes also run on, and
+hundreds of slow lookups at once (many events, many hooks) stalled every
+request.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class WebhookDispatcher:
         attempts: int = 5,
         first_backoff_s: float = 0.5,
         timeout_s: float = 5.0,
+        max_in_flight: int = 8,
     ) -> None:
         self.store = store
         self.holder = holder
@@ -52,6 +57,8 @@ class WebhookDispatcher:
         self.failed = 0
         self._task: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self.in_flight = 0
 
     def start(self) -> None:
         if self._task is None:
@@ -90,12 +97,17 @@ class WebhookDispatcher:
         delay = self.first_backoff_s
         for attempt in range(1, self.attempts + 1):
             try:
-                response = await http.post(url, json=event)
+                async with self._slots:
+                    self.in_flight += 1
+                    try:
+                        response = await http.post(url, json=event)
+                    finally:
+                        self.in_flight -= 1
                 if response.status_code < 300:
                     self.delivered += 1
                     return
                 problem = f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             if attempt < self.attempts:
                 await asyncio.sleep(delay)

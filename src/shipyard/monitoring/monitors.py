@@ -42,7 +42,10 @@ logger = logging.getLogger(__name__)
 LEASE = "monitor-runner"
 SEVERITIES = ("info", "warning", "critical")
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
-_RULE = re.compile(r"^\s*([a-z_0-9]+)\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*$")
+_NUMBER = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+RULE_PATTERN = rf"^\s*([a-z_0-9]+)\s*(>=|<=|>|<)\s*({_NUMBER})\s*$"
+"""``metric op number``; the number is one ``float()`` reads."""
+_RULE = re.compile(RULE_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ class Rule:
     @classmethod
     def parse(cls, text: str, severity: str = "warning", for_s: float = 0.0) -> Rule:
         """``drift_share >= 0.3`` (the metric names the rule)."""
-        match = _RULE.match(text)
+        match = _RULE.fullmatch(text) if isinstance(text, str) else None
         if match is None:
             raise InvalidInput(f"cannot read rule {text!r}; write e.g. 'drift_share >= 0.3'")
         metric, op, threshold = match.groups()

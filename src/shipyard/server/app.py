@@ -12,9 +12,9 @@ import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated
 
-from fastapi import FastAPI, Request
+from fastapi import Body, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -22,15 +22,25 @@ from shipyard import __version__
 from shipyard.config import ServerSettings, StoreSettings
 from shipyard.deploy.rollouts import RolloutController
 from shipyard.deploy.webhooks import WebhookDispatcher
-from shipyard.errors import NotFound, ShipyardError
+from shipyard.errors import NotFound
 from shipyard.monitoring.monitors import MonitorRunner
 from shipyard.monitoring.predlog import PredictionLogger
 from shipyard.pipelines.scheduler import PipelineExecutor, PipelineScheduler
 from shipyard.sdk.client import Client
 from shipyard.server import control
-from shipyard.server.errors import http_status
+from shipyard.server.errors import OipErrorBody, error_responses, install_error_handlers
 from shipyard.server.predict import PredictApp
 from shipyard.server.protocols import oip
+from shipyard.server.schemas import (
+    FeedbackAccepted,
+    FeedbackItem,
+    HealthStatus,
+    OipLive,
+    OipModelMetadata,
+    OipModelReady,
+    OipReady,
+    OipServerMetadata,
+)
 from shipyard.serving.dataplane import DataPlane
 from shipyard.serving.metrics import ServingMetrics
 from shipyard.serving.routing import RoutingTable
@@ -130,17 +140,15 @@ def create_app(
     api.state.metrics = metrics
     api.include_router(control.router)
 
-    @api.exception_handler(ShipyardError)
-    async def shipyard_error(request: Request, exc: ShipyardError) -> JSONResponse:
-        path = request.url.path
-        if path.startswith("/v2"):
-            return JSONResponse(oip.error(str(exc)), status_code=http_status(exc))
-        return JSONResponse(
-            {"error": {"type": type(exc).__name__, "message": str(exc)}},
-            status_code=http_status(exc),
-        )
+    install_error_handlers(api)
+    oip_errors = error_responses(404, 422, 503, body=OipErrorBody)
 
-    @api.get("/health", tags=["health"])
+    @api.get(
+        "/health",
+        tags=["health"],
+        response_model=HealthStatus,
+        responses={503: {"model": HealthStatus, "description": "Still loading a model"}},
+    )
     def health() -> Response:
         """Ready (200) once every deployment's model is loaded and warmed, else 503."""
         ready = dataplane.ready
@@ -153,57 +161,75 @@ def create_app(
             status_code=200 if ready else 503,
         )
 
-    @api.get("/metrics", tags=["health"])
+    @api.get("/metrics", tags=["health"], response_class=PlainTextResponse)
     def prometheus() -> Response:
+        """Prometheus text exposition format."""
         return Response(_metrics_payload(metrics), media_type=CONTENT_TYPE_LATEST)
 
-    @api.post("/v1/deployments/{name}/feedback", tags=["monitoring"])
-    def feedback(name: str, body: list[dict[str, Any]]) -> dict[str, int]:
+    @api.post(
+        "/v1/deployments/{name}/feedback",
+        tags=["monitoring"],
+        responses=error_responses(400, 404, 422),
+    )
+    def feedback(
+        name: str, body: Annotated[list[FeedbackItem], Body(min_length=1)]
+    ) -> FeedbackAccepted:
         """Ground-truth labels for served predictions, joined later by request id."""
-        return {"accepted": client.add_feedback(name, body)}
+        labels = [item.model_dump() for item in body]
+        return FeedbackAccepted(accepted=client.add_feedback(name, labels))
 
     # -- Open Inference Protocol v2: metadata and health ---------------------------
     @api.get("/v2", tags=["oip"])
-    def oip_server() -> dict[str, Any]:
-        return oip.server_metadata()
+    def oip_server() -> OipServerMetadata:
+        return OipServerMetadata(**oip.server_metadata())
 
     @api.get("/v2/health/live", tags=["oip"])
-    def oip_live() -> dict[str, bool]:
-        return {"live": True}
+    def oip_live() -> OipLive:
+        return OipLive(live=True)
 
-    @api.get("/v2/health/ready", tags=["oip"])
+    @api.get(
+        "/v2/health/ready",
+        tags=["oip"],
+        response_model=OipReady,
+        responses={503: {"model": OipReady, "description": "Still loading a model"}},
+    )
     def oip_ready() -> Response:
         return JSONResponse({"ready": dataplane.ready}, status_code=200 if dataplane.ready else 503)
 
-    @api.get("/v2/models/{name}", tags=["oip"])
-    def oip_model(name: str) -> dict[str, Any]:
-        return oip.model_metadata(name, dataplane.model(name))
+    @api.get("/v2/models/{name}", tags=["oip"], responses=oip_errors)
+    def oip_model(name: str) -> OipModelMetadata:
+        return OipModelMetadata.model_validate(oip.model_metadata(name, dataplane.model(name)))
 
-    @api.get("/v2/models/{name}/ready", tags=["oip"])
-    def oip_model_ready(name: str) -> dict[str, Any]:
+    @api.get("/v2/models/{name}/ready", tags=["oip"], responses=oip_errors)
+    def oip_model_ready(name: str) -> OipModelReady:
         dataplane.model(name)
-        return {"name": name, "ready": True}
+        return OipModelReady(name=name, ready=True)
 
-    @api.get("/v2/models/{name}/versions/{version}", tags=["oip"])
-    def oip_model_version(name: str, version: str) -> dict[str, Any]:
+    @api.get("/v2/models/{name}/versions/{version}", tags=["oip"], responses=oip_errors)
+    def oip_model_version(name: str, version: str) -> OipModelMetadata:
         model = dataplane.model(name)
         if str(model.version.version) != version:
             raise NotFound(
                 f"deployment {name!r} serves version {model.version.version}, not version {version}"
             )
-        return oip.model_metadata(name, model)
+        return OipModelMetadata.model_validate(oip.model_metadata(name, model))
 
-    @api.get("/v2/models/{name}/versions/{version}/ready", tags=["oip"])
-    def oip_model_version_ready(name: str, version: str) -> dict[str, Any]:
+    @api.get("/v2/models/{name}/versions/{version}/ready", tags=["oip"], responses=oip_errors)
+    def oip_model_version_ready(name: str, version: str) -> OipModelReady:
         oip_model_version(name, version)
-        return {"name": name, "ready": True}
+        return OipModelReady(name=name, ready=True)
 
     # -- MLflow scoring server compatibility ------------------------------------------
-    @api.get("/ping", tags=["mlflow"])
+    @api.get(
+        "/ping",
+        tags=["mlflow"],
+        response_class=PlainTextResponse,
+        responses={503: {"description": "Still loading a model", "content": {"text/plain": {}}}},
+    )
     def ping() -> Response:
         return PlainTextResponse("\n", status_code=200 if dataplane.ready else 503)
 
-    @api.get("/version", tags=["mlflow"])
+    @api.get("/version", tags=["mlflow"], response_class=PlainTextResponse)
     def version() -> Response:
         return PlainTextResponse(__version__)
 

@@ -3,27 +3,60 @@
 Every route group hangs off one router with one ``authorize`` dependency:
 authentication and roles are enforced there, in one place, when the
 security issue lands (today it records who the caller claims to be).
+
+Each route declares what it returns - its success model and, through
+``error_responses``, the error statuses it answers - so ``/openapi.json``
+describes the API as it behaves (``tests/server/test_openapi_fuzz.py``
+holds it to that). Ids and limits are bounded types from ``schemas``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from shipyard.deploy.policy import ServingConfig, policy_from_dict
 from shipyard.deploy.rollouts import RolloutSpec
-from shipyard.errors import Conflict, InvalidInput
+from shipyard.errors import Conflict
 from shipyard.sdk.client import Client
+from shipyard.server.errors import error_responses
 from shipyard.server.schemas import (
+    AlertPublic,
+    AliasChange,
+    AliasPath,
+    AliasRemoved,
     AliasUpdate,
     DeploymentCreate,
     DeploymentPublic,
     DeploymentUpdate,
+    DriftReport,
+    Limit,
     ModelPublic,
     ModelVersionPublic,
+    MonitorCreate,
+    MonitorPublic,
+    MonitorResultPublic,
+    MonitorRun,
+    NamePath,
+    PipelineDecision,
+    PipelinePublic,
+    PipelineRunAction,
+    PipelineRunCreate,
+    PipelineRunPublic,
+    PipelineRunStatus,
+    PolicyIn,
+    QualityPublic,
+    RecordId,
+    RolloutAction,
     RolloutCreate,
+    RolloutDetail,
+    RolloutPublic,
+    VersionRef,
     WebhookCreate,
+    WebhookCreated,
+    WebhookPublic,
+    WindowSeconds,
 )
 from shipyard.serving.dataplane import DataPlane
 
@@ -44,7 +77,12 @@ def dataplane_of(request: Request) -> DataPlane:
 ClientDep = Annotated[Client, Depends(client_of)]
 DataPlaneDep = Annotated[DataPlane, Depends(dataplane_of)]
 
-router = APIRouter(prefix="/api", dependencies=[Depends(authorize)])
+router = APIRouter(
+    prefix="/api",
+    dependencies=[Depends(authorize)],
+    # FastAPI validates every route's input and answers 422 in our error shape.
+    responses=error_responses(422),
+)
 
 
 def _public(client: Client, dataplane: DataPlane, name: str) -> DeploymentPublic:
@@ -54,12 +92,14 @@ def _public(client: Client, dataplane: DataPlane, name: str) -> DeploymentPublic
     return DeploymentPublic.of(deployment, version, route is not None)
 
 
-@router.get("/deployments", response_model=list[DeploymentPublic], tags=["deployments"])
+@router.get("/deployments", tags=["deployments"])
 def list_deployments(client: ClientDep, dataplane: DataPlaneDep) -> list[DeploymentPublic]:
     return [_public(client, dataplane, d.name) for d in client.list_deployments()]
 
 
-@router.post("/deployments", response_model=DeploymentPublic, status_code=201, tags=["deployments"])
+@router.post(
+    "/deployments", status_code=201, tags=["deployments"], responses=error_responses(400, 404, 409)
+)
 def create_deployment(
     body: DeploymentCreate, client: ClientDep, dataplane: DataPlaneDep
 ) -> DeploymentPublic:
@@ -72,12 +112,12 @@ def create_deployment(
     return _public(client, dataplane, body.name)
 
 
-@router.get("/deployments/{name}", response_model=DeploymentPublic, tags=["deployments"])
+@router.get("/deployments/{name}", tags=["deployments"], responses=error_responses(404))
 def get_deployment(name: str, client: ClientDep, dataplane: DataPlaneDep) -> DeploymentPublic:
     return _public(client, dataplane, name)
 
 
-@router.patch("/deployments/{name}", response_model=DeploymentPublic, tags=["deployments"])
+@router.patch("/deployments/{name}", tags=["deployments"], responses=error_responses(400, 404))
 def update_deployment(
     name: str, body: DeploymentUpdate, client: ClientDep, dataplane: DataPlaneDep
 ) -> DeploymentPublic:
@@ -90,203 +130,245 @@ def update_deployment(
     return _public(client, dataplane, name)
 
 
-@router.delete("/deployments/{name}", status_code=204, tags=["deployments"])
+@router.delete(
+    "/deployments/{name}",
+    status_code=204,
+    tags=["deployments"],
+    responses=error_responses(404, 409),
+)
 def delete_deployment(name: str, client: ClientDep) -> Response:
+    """409 while a rollout of the deployment is running or paused."""
     client.delete_deployment(name)
     return Response(status_code=204)
 
 
-@router.get("/models", response_model=list[ModelPublic], tags=["models"])
+@router.get("/models", tags=["models"])
 def list_models(client: ClientDep) -> list[ModelPublic]:
     return [ModelPublic.of(m) for m in client.list_models()]
 
 
-@router.get("/models/{name}", response_model=ModelPublic, tags=["models"])
+@router.get("/models/{name}", tags=["models"], responses=error_responses(404))
 def get_model(name: str, client: ClientDep) -> ModelPublic:
     return ModelPublic.of(client.get_model(name))
 
 
-@router.get("/models/{name}/versions", response_model=list[ModelVersionPublic], tags=["models"])
+@router.get("/models/{name}/versions", tags=["models"], responses=error_responses(404))
 def list_versions(name: str, client: ClientDep) -> list[ModelVersionPublic]:
     return [ModelVersionPublic.of(v) for v in client.list_model_versions(name)]
 
 
-@router.get("/models/{name}/versions/{version}", response_model=ModelVersionPublic, tags=["models"])
-def get_version(name: str, version: str, client: ClientDep) -> ModelVersionPublic:
+@router.get("/models/{name}/versions/{version}", tags=["models"], responses=error_responses(404))
+def get_version(name: str, version: VersionRef, client: ClientDep) -> ModelVersionPublic:
     return ModelVersionPublic.of(client.get_model_version(name, version))
 
 
-@router.put("/models/{name}/aliases/{alias}", tags=["models"])
-def set_alias(name: str, alias: str, body: AliasUpdate, client: ClientDep) -> dict[str, object]:
+@router.put("/models/{name}/aliases/{alias}", tags=["models"], responses=error_responses(400, 404))
+def set_alias(name: str, alias: AliasPath, body: AliasUpdate, client: ClientDep) -> AliasChange:
+    """400 for the reserved alias ``latest``."""
     previous = client.set_alias(name, alias, body.version)
-    return {"model": name, "alias": alias, "version": body.version, "previous": previous}
+    return AliasChange(model=name, alias=alias, version=body.version, previous=previous)
 
 
-@router.delete("/models/{name}/aliases/{alias}", tags=["models"])
-def delete_alias(name: str, alias: str, client: ClientDep) -> dict[str, object]:
-    return {"model": name, "alias": alias, "previous": client.delete_alias(name, alias)}
+@router.delete("/models/{name}/aliases/{alias}", tags=["models"], responses=error_responses(404))
+def delete_alias(name: str, alias: str, client: ClientDep) -> AliasRemoved:
+    return AliasRemoved(model=name, alias=alias, previous=client.delete_alias(name, alias))
 
 
-@router.put("/deployments/{name}/policy", response_model=DeploymentPublic, tags=["deployments"])
+@router.put(
+    "/deployments/{name}/policy", tags=["deployments"], responses=error_responses(400, 404, 409)
+)
 def set_policy(
-    name: str, body: dict[str, Any], client: ClientDep, dataplane: DataPlaneDep
+    name: str, body: PolicyIn, client: ClientDep, dataplane: DataPlaneDep
 ) -> DeploymentPublic:
     """Body: a policy as stored, e.g. {"kind": "canary", "arms": [{"model": "fraud",
-    "version": 1, "weight": 90}, {"model": "fraud", "version": 2, "weight": 10}]}."""
-    client.set_policy(name, policy_from_dict(body))
+    "version": 1, "weight": 90}, {"model": "fraud", "version": 2, "weight": 10}]};
+    400 when its fields do not fit the kind."""
+    client.set_policy(name, policy_from_dict(body.model_dump()))
     return _public(client, dataplane, name)
 
 
-@router.post("/deployments/{name}/switch", response_model=DeploymentPublic, tags=["deployments"])
+@router.post(
+    "/deployments/{name}/switch", tags=["deployments"], responses=error_responses(404, 409)
+)
 def switch(name: str, client: ClientDep, dataplane: DataPlaneDep) -> DeploymentPublic:
     client.switch_deployment(name)
     return _public(client, dataplane, name)
 
 
-@router.post("/rollouts", status_code=201, tags=["rollouts"])
-def start_rollout(body: RolloutCreate, client: ClientDep) -> dict[str, Any]:
-    return client.start_rollout(body.deployment, RolloutSpec.from_dict(body.spec)).to_dict()
+@router.post(
+    "/rollouts", status_code=201, tags=["rollouts"], responses=error_responses(400, 404, 409)
+)
+def start_rollout(body: RolloutCreate, client: ClientDep) -> RolloutPublic:
+    """400 when the steps do not increase to 100 or deadline_s < interval_s."""
+    spec = RolloutSpec.from_dict(body.spec.model_dump(exclude_unset=True, exclude_none=True))
+    return RolloutPublic(**client.start_rollout(body.deployment, spec).to_dict())
 
 
 @router.get("/rollouts", tags=["rollouts"])
-def list_rollouts(client: ClientDep, deployment: str | None = None) -> list[dict[str, Any]]:
-    return [r.to_dict() for r in client.store.rollouts.history(deployment)]
+def list_rollouts(client: ClientDep, deployment: str | None = None) -> list[RolloutPublic]:
+    return [RolloutPublic(**r.to_dict()) for r in client.store.rollouts.history(deployment)]
 
 
-@router.get("/rollouts/{rollout_id}", tags=["rollouts"])
-def get_rollout(rollout_id: int, client: ClientDep) -> dict[str, Any]:
+@router.get("/rollouts/{rollout_id}", tags=["rollouts"], responses=error_responses(404))
+def get_rollout(rollout_id: RecordId, client: ClientDep) -> RolloutDetail:
     record = client.store.rollouts.get(rollout_id)
     checks = (
         client.rollout_checks(record.deployment) if record.status in ("running", "paused") else []
     )
-    return {
-        "rollout": record.to_dict(),
-        "events": [e.to_dict() for e in client.rollout_events(rollout_id)],
-        "checks": [c.to_dict() for c in checks],
-    }
+    return RolloutDetail.model_validate(
+        {
+            "rollout": record.to_dict(),
+            "events": [e.to_dict() for e in client.rollout_events(rollout_id)],
+            "checks": [c.to_dict() for c in checks],
+        }
+    )
 
 
-@router.post("/rollouts/{rollout_id}/{action}", tags=["rollouts"])
-def act_on_rollout(rollout_id: int, action: str, client: ClientDep) -> dict[str, Any]:
-    if action not in ("pause", "resume", "promote", "abort"):
-        raise InvalidInput(
-            f"unknown rollout action {action!r}; use pause, resume, promote or abort"
-        )
+@router.post(
+    "/rollouts/{rollout_id}/{action}", tags=["rollouts"], responses=error_responses(404, 409)
+)
+def act_on_rollout(rollout_id: RecordId, action: RolloutAction, client: ClientDep) -> RolloutPublic:
+    """409 unless the rollout is its deployment's latest and in a state that allows it."""
     record = client.store.rollouts.get(rollout_id)
     latest = client.rollout(record.deployment)
     if latest.id != rollout_id:
         raise Conflict(f"rollout {rollout_id} is not the latest of {record.deployment!r}")
-    return getattr(client, f"{action}_rollout")(record.deployment).to_dict()
+    return RolloutPublic(**getattr(client, f"{action}_rollout")(record.deployment).to_dict())
 
 
 @router.get("/webhooks", tags=["webhooks"])
-def list_webhooks(client: ClientDep) -> list[dict[str, Any]]:
-    return [{"id": i, "url": u, "events": e} for i, u, e in client.list_webhooks()]
+def list_webhooks(client: ClientDep) -> list[WebhookPublic]:
+    return [WebhookPublic(id=i, url=u, events=e) for i, u, e in client.list_webhooks()]
 
 
-@router.post("/webhooks", status_code=201, tags=["webhooks"])
-def add_webhook(body: WebhookCreate, client: ClientDep) -> dict[str, Any]:
-    return {"id": client.add_webhook(body.url, body.events), "url": body.url}
+@router.post("/webhooks", status_code=201, tags=["webhooks"], responses=error_responses(400))
+def add_webhook(body: WebhookCreate, client: ClientDep) -> WebhookCreated:
+    return WebhookCreated(id=client.add_webhook(body.url, body.events), url=body.url)
 
 
-@router.delete("/webhooks/{webhook_id}", status_code=204, tags=["webhooks"])
-def remove_webhook(webhook_id: int, client: ClientDep) -> Response:
+@router.delete(
+    "/webhooks/{webhook_id}", status_code=204, tags=["webhooks"], responses=error_responses(404)
+)
+def remove_webhook(webhook_id: RecordId, client: ClientDep) -> Response:
     client.remove_webhook(webhook_id)
     return Response(status_code=204)
 
 
-@router.get("/deployments/{name}/drift", tags=["monitoring"])
-def drift(name: str, client: ClientDep, window_s: float | None = None) -> dict[str, Any]:
-    return client.drift(name, window_s=window_s).to_dict()
+@router.get("/deployments/{name}/drift", tags=["monitoring"], responses=error_responses(400, 404))
+def drift(name: str, client: ClientDep, window_s: WindowSeconds = None) -> DriftReport:
+    """400 while the deployment has no logged predictions (in the window) to compare."""
+    return DriftReport.model_validate(client.drift(name, window_s=window_s).to_dict())
 
 
-@router.get("/deployments/{name}/quality", tags=["monitoring"])
+@router.get("/deployments/{name}/quality", tags=["monitoring"], responses=error_responses(400, 404))
 def quality(
-    name: str, client: ClientDep, window_s: float | None = None, by: str | None = None
-) -> list[dict[str, Any]]:
-    return [q.to_dict() for q in client.model_quality(name, window_s=window_s, by=by)]
+    name: str, client: ClientDep, window_s: WindowSeconds = None, by: str | None = None
+) -> list[QualityPublic]:
+    """400 while nothing is logged, or when ``by`` names no logged column."""
+    results = client.model_quality(name, window_s=window_s, by=by)
+    return [QualityPublic.model_validate(q.to_dict()) for q in results]
 
 
 @router.get("/monitors", tags=["monitoring"])
-def list_monitors(client: ClientDep) -> list[dict[str, Any]]:
-    return [m.to_dict() for m in client.list_monitors()]
+def list_monitors(client: ClientDep) -> list[MonitorPublic]:
+    return [MonitorPublic(**m.to_dict()) for m in client.list_monitors()]
 
 
-@router.post("/monitors/{name}", status_code=201, tags=["monitoring"])
-def create_monitor(name: str, body: dict[str, Any], client: ClientDep) -> dict[str, Any]:
-    """Body: {"deployment": "fraud", "window_s": 3600, "interval_s": 300,
-    "rules": ["drift_share >= 0.3", {"when": "accuracy < 0.9", "severity": "critical"}]}."""
-    return client.create_monitor(name, body).to_dict()
+@router.post(
+    "/monitors/{name}",
+    status_code=201,
+    tags=["monitoring"],
+    responses=error_responses(400, 404, 409),
+)
+def create_monitor(
+    name: NamePath,
+    body: MonitorCreate,
+    client: ClientDep,
+) -> MonitorPublic:
+    """400 when rule names repeat."""
+    record = client.create_monitor(name, body.model_dump(exclude_unset=True, exclude_none=True))
+    return MonitorPublic(**record.to_dict())
 
 
-@router.post("/monitors/{name}/run", tags=["monitoring"])
-def run_monitor(name: str, client: ClientDep) -> dict[str, Any]:
-    return {"values": client.run_monitor(name)}
+@router.post("/monitors/{name}/run", tags=["monitoring"], responses=error_responses(400, 404))
+def run_monitor(name: str, client: ClientDep) -> MonitorRun:
+    return MonitorRun(values=client.run_monitor(name))
 
 
-@router.get("/monitors/{name}/results", tags=["monitoring"])
+@router.get("/monitors/{name}/results", tags=["monitoring"], responses=error_responses(404))
 def monitor_results(
-    name: str, client: ClientDep, metric: str | None = None, limit: int = 1000
-) -> list[dict[str, Any]]:
-    return client.monitor_results(name, metric, limit)
+    name: str, client: ClientDep, metric: str | None = None, limit: Limit = 1000
+) -> list[MonitorResultPublic]:
+    return [MonitorResultPublic(**r) for r in client.monitor_results(name, metric, limit)]
 
 
 @router.get("/alerts", tags=["monitoring"])
 def alerts(
     client: ClientDep, monitor: str | None = None, open_only: bool = False
-) -> list[dict[str, Any]]:
-    return [a.to_dict() for a in client.alerts(monitor, open_only=open_only)]
+) -> list[AlertPublic]:
+    return [AlertPublic(**a.to_dict()) for a in client.alerts(monitor, open_only=open_only)]
 
 
 @router.get("/pipelines", tags=["pipelines"])
-def list_pipelines(client: ClientDep) -> list[dict[str, Any]]:
+def list_pipelines(client: ClientDep) -> list[PipelinePublic]:
     triggers = client.pipeline_triggers()
     return [
-        {**p.to_dict(), "triggers": [t.to_dict() for t in triggers if t.pipeline == p.name]}
+        PipelinePublic.model_validate(
+            {**p.to_dict(), "triggers": [t.to_dict() for t in triggers if t.pipeline == p.name]}
+        )
         for p in client.list_pipelines()
     ]
 
 
-@router.get("/pipelines/{name}/runs", tags=["pipelines"])
+@router.get("/pipelines/{name}/runs", tags=["pipelines"], responses=error_responses(404))
 def list_pipeline_runs(
-    name: str, client: ClientDep, status: str | None = None, limit: int = 50
-) -> list[dict[str, Any]]:
+    name: str, client: ClientDep, status: PipelineRunStatus = None, limit: Limit = 50
+) -> list[PipelineRunPublic]:
     client.get_pipeline(name)
-    return [r.to_dict() for r in client.pipeline_runs(name, status=status, limit=limit)]
+    runs = client.pipeline_runs(name, status=status, limit=limit)
+    return [PipelineRunPublic.model_validate(r.to_dict()) for r in runs]
 
 
-@router.post("/pipelines/{name}/runs", status_code=202, tags=["pipelines"])
+@router.post(
+    "/pipelines/{name}/runs",
+    status_code=202,
+    tags=["pipelines"],
+    responses=error_responses(400, 404),
+)
 def start_pipeline_run(
-    name: str, client: ClientDep, body: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Queue a run (body: {"params": {...}}); this server's executor picks it up."""
-    params = (body or {}).get("params") or {}
-    if not isinstance(params, dict):
-        raise InvalidInput('"params" is a mapping of parameter names to values')
-    return client.run_pipeline(name, params, wait=False).to_dict()
+    name: str, client: ClientDep, body: PipelineRunCreate | None = None
+) -> PipelineRunPublic:
+    """Queue a run; this server's executor picks it up. 400 for parameters the pipeline
+    does not declare or values it cannot take."""
+    params = body.params if body is not None else {}
+    run = client.run_pipeline(name, params, wait=False)
+    return PipelineRunPublic.model_validate(run.to_dict())
 
 
-@router.get("/pipeline-runs/{run_id}", tags=["pipelines"])
-def get_pipeline_run(run_id: int, client: ClientDep) -> dict[str, Any]:
-    return client.get_pipeline_run(run_id).to_dict()
+@router.get("/pipeline-runs/{run_id}", tags=["pipelines"], responses=error_responses(404))
+def get_pipeline_run(run_id: RecordId, client: ClientDep) -> PipelineRunPublic:
+    return PipelineRunPublic.model_validate(client.get_pipeline_run(run_id).to_dict())
 
 
-@router.post("/pipeline-runs/{run_id}/{action}", tags=["pipelines"])
+@router.post(
+    "/pipeline-runs/{run_id}/{action}",
+    tags=["pipelines"],
+    responses=error_responses(400, 404, 409),
+)
 def act_on_pipeline_run(
-    run_id: int,
-    action: str,
+    run_id: RecordId,
+    action: PipelineRunAction,
     client: ClientDep,
     user: Annotated[str | None, Depends(authorize)],
-    body: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """approve / reject (body: {"comment": "..."}; the caller is recorded) or retry."""
-    comment = str((body or {}).get("comment", ""))
-    if action in ("approve", "reject"):
+    body: PipelineDecision | None = None,
+) -> PipelineRunPublic:
+    """approve / reject (the comment and the caller are recorded) or retry; 409 when the
+    run is not waiting for that."""
+    comment = body.comment if body is not None else ""
+    if action == "retry":
+        client.store.pipelines.retry(run_id, actor=user or client.actor)
+    else:
         client.store.pipelines.decide(
             run_id, approve=action == "approve", actor=user or client.actor, comment=comment
         )
-    elif action == "retry":
-        client.store.pipelines.retry(run_id, actor=user or client.actor)
-    else:
-        raise InvalidInput(f"unknown pipeline run action {action!r}; use approve, reject or retry")
-    return client.get_pipeline_run(run_id).to_dict()
+    return PipelineRunPublic.model_validate(client.get_pipeline_run(run_id).to_dict())

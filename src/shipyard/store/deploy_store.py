@@ -12,7 +12,8 @@ from shipyard.errors import Conflict, DeploymentNotFound
 from shipyard.store.audit import now_ms, record_event
 from shipyard.store.database import Database
 from shipyard.store.revision import bump_revision, read_revision
-from shipyard.store.schema import Deployment
+from shipyard.store.rollout_store import ACTIVE as ACTIVE_ROLLOUTS
+from shipyard.store.schema import Deployment, Rollout
 
 
 class DeployStore:
@@ -96,6 +97,16 @@ class DeployStore:
             row = session.scalars(select(Deployment).where(Deployment.name == name)).first()
             if row is None:
                 raise DeploymentNotFound(name)
+            active = session.scalars(
+                select(Rollout.id).where(
+                    Rollout.deployment == name, Rollout.status.in_(ACTIVE_ROLLOUTS)
+                )
+            ).first()
+            if active is not None:
+                # The rollout would be left driving a policy that no longer exists.
+                raise Conflict(
+                    f"deployment {name!r} has rollout {active} under way; abort it first"
+                )
             session.delete(row)
             bump_revision(session)
             record_event(
