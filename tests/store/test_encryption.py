@@ -219,7 +219,7 @@ def test_key_files_are_private_and_strictly_parsed(tmp_path: Path) -> None:
     created = create_key_file(path)
     assert oct(path.stat().st_mode)[-3:] == "600"
     assert load_key_file(path).id == created.id
-    assert len(base64.b64decode(path.read_text(), validate=True)) == 32
+    assert len(base64.b64decode(path.read_text().strip(), validate=True)) == 32
     with pytest.raises(InvalidInput, match="refusing to overwrite"):
         create_key_file(path)
     raw = tmp_path / "raw"
