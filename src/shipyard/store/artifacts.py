@@ -96,6 +96,8 @@ class ArtifactStore:
         source = Path(path)
         if not source.is_file():
             raise InvalidInput(f"artifact path {str(source)!r} is not a readable file")
+        if self.keyring is not None and self.is_local and sha256 is None:
+            return self._seal_file_one_pass(source)
         ref = ArtifactRef(sha256 or sha256_file(source), source.stat().st_size)
         if self._has_intact(ref):
             return ref
@@ -105,8 +107,40 @@ class ArtifactStore:
             self.fs.put_file(str(source), temp)
         else:
             with open(source, "rb") as handle:
-                self._seal_to(temp, object_identity(ref.sha256), ref.size, handle.read)
+                read = encryption.file_reader(handle)
+                self._seal_to(temp, object_identity(ref.sha256), ref.size, read)
         self._publish(temp, ref)
+        return ref
+
+    def _seal_file_one_pass(self, source: Path) -> ArtifactRef:
+        """Hash and encrypt in the same read of ``source``; the header, which binds the
+        hash, is written last. An object already stored costs this one pass."""
+        assert self.keyring is not None
+        temp = self._temp_key()
+        os.makedirs(temp.rsplit("/", 1)[0], exist_ok=True)
+        digest = hashlib.sha256()
+        try:
+            with open(source, "rb") as handle, open(temp, "wb") as target:
+                writer = encryption.SealWriter(os.fstat(handle.fileno()).st_size)
+                read = encryption.file_reader(handle)
+                target.seek(encryption.HEADER_SIZE)
+                while not writer.done:
+                    chunk = read(writer.next_size)
+                    digest.update(chunk)
+                    target.write(writer.segment(chunk))
+                if handle.read(1):
+                    raise InvalidInput(f"{str(source)!r} changed size while it was being stored")
+                target.seek(0)
+                identity = object_identity(digest.hexdigest())
+                target.write(writer.header(self.keyring.primary, identity))
+            ref = ArtifactRef(digest.hexdigest(), writer.size)
+            if self._has_intact(ref):
+                os.unlink(temp)
+            else:
+                self._publish(temp, ref)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
         return ref
 
     def _write_temp(self, data: bytes, identity: bytes) -> str:
@@ -148,27 +182,38 @@ class ArtifactStore:
         key = self.key(sha256)
         try:
             with self.fs.open(key, "rb") as handle:
+                sealed = encryption.is_sealed(handle.read(len(encryption.MAGIC)))
+                handle.seek(0)
+                if sealed:
+                    return self._open_object_bytes(handle, sha256, key)
                 data: bytes = handle.read()
         except FileNotFoundError as exc:
             raise StoreError(f"artifact {sha256} is missing from {self.url}") from exc
-        if encryption.is_sealed(data):
-            data = self._open_object_bytes(data, sha256, key)
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha256:
             raise IntegrityError(key, sha256, actual)
         return data
 
-    def _open_object_bytes(self, sealed: bytes, sha256: str, key: str) -> bytes:
-        """Decrypt a whole object; a plaintext object that merely starts with the magic
-        bytes (an encrypted file stored as an artifact) is recognized by its hash."""
+    def _open_object_bytes(self, handle: Any, sha256: str, key: str) -> bytes:
+        """Decrypt and verify a whole object, hashing each segment while it is hot in cache.
+        A plaintext object that merely starts with the magic bytes (an encrypted file
+        stored as an artifact) is recognized by its hash."""
+        digest = hashlib.sha256()
         try:
-            identity = object_identity(sha256)
-            read = _memory_reader(sealed)
-            return b"".join(encryption.open_sealed(self.keyring, identity, read, key))
+            read = encryption.file_reader(handle)
+            reader = encryption.SealReader(self.keyring, object_identity(sha256), read, key)
+            plaintext = bytearray(reader.size)
+            for segment in reader.segments(into=plaintext):
+                digest.update(segment)
         except ShipyardError:
-            if hashlib.sha256(sealed).hexdigest() == sha256:
-                return sealed
+            handle.seek(0)
+            raw: bytes = handle.read()
+            if hashlib.sha256(raw).hexdigest() == sha256:
+                return raw
             raise
+        if digest.hexdigest() != sha256:
+            raise IntegrityError(key, sha256, digest.hexdigest())
+        return bytes(plaintext)
 
     def copy_to(self, sha256: str, destination: Path) -> None:
         """Stream an object to a local file, verifying it; the file appears only if intact."""
@@ -199,16 +244,18 @@ class ArtifactStore:
     def _stream_plaintext(self, key: str, sha256: str, temp: Path) -> str:
         digest = hashlib.sha256()
         with self.fs.open(key, "rb") as source, open(temp, "wb") as target:
-            first = source.read(encryption.HEADER_SIZE)
-            chunks: Iterator[bytes]
-            if encryption.is_sealed(first):
-                identity = object_identity(sha256)
-                chunks = encryption.open_sealed(self.keyring, identity, source.read, key, first)
+            sealed = encryption.is_sealed(source.read(len(encryption.MAGIC)))
+            source.seek(0)
+            if sealed:
+                read = encryption.file_reader(source)
+                reader = encryption.SealReader(self.keyring, object_identity(sha256), read, key)
+                for segment in reader.segments():
+                    digest.update(segment)
+                    target.write(segment)
             else:
-                chunks = _chained(first, source)
-            for chunk in chunks:
-                digest.update(chunk)
-                target.write(chunk)
+                while chunk := source.read(_CHUNK):
+                    digest.update(chunk)
+                    target.write(chunk)
         return digest.hexdigest()
 
     def _raw_sha256(self, key: str) -> str:
@@ -293,8 +340,10 @@ class ArtifactStore:
         with self.fs.open(path, "rb") as handle:
             data: bytes = handle.read()
         if encryption.is_sealed(data):
-            identity, read = path_identity(relpath), _memory_reader(data)
-            return b"".join(encryption.open_sealed(self.keyring, identity, read, path))
+            read = _memory_reader(data)
+            return encryption.SealReader(
+                self.keyring, path_identity(relpath), read, path
+            ).read_all()
         return data
 
     # -- trees (folders) ----------------------------------------------------
@@ -392,13 +441,6 @@ def _memory_reader(data: bytes) -> encryption.Reader:
         return piece  # type: ignore[return-value]  # AESGCM takes any buffer
 
     return read
-
-
-def _chained(first: bytes, source: Any) -> Iterator[bytes]:
-    if first:
-        yield first
-    while chunk := source.read(_CHUNK):
-        yield chunk
 
 
 _plaintext_lock = threading.Lock()

@@ -14,12 +14,13 @@ Layout (integers big-endian)::
     size          8   plaintext bytes
     slot 0       68   KEK id (8) | wrap nonce (12) | wrapped DEK (32 + 16-byte tag)
     slot 1       68   same; both hold the same wrap except halfway through a rotation
-    segments          AES-GCM(DEK, nonce = prefix | index (4) | last (1), aad = fixed | identity)
+    segments          AES-GCM(DEK, nonce = prefix | index (4) | last (1), aad = fixed header)
 
 The wrap's associated data is the fixed header, the file's identity
 (``object:<sha256>`` or ``path:<relative path>``) and the KEK id, so a changed
-size, a file swapped for another, a truncated tail (the last-segment flag) or a
-reordered segment (the index) all fail authentication. Two wrap slots make an
+header or a file swapped for another fails to unwrap; segments are bound to
+their DEK (unique per file), their position (the index) and the end of the file
+(the last flag), so truncation and reordering fail too. Two wrap slots make an
 in-place rotation crash-safe: the new wrap is written to one slot and synced
 before the other is overwritten, so one slot always opens the file.
 """
@@ -34,6 +35,7 @@ import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -245,26 +247,64 @@ def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
     return prefix + index.to_bytes(4, "big") + (b"\x01" if last else b"\x00")
 
 
-def seal(keyring: Keyring, identity: bytes, size: int, read: Reader) -> Iterator[bytes]:
+def _changed() -> InvalidInput:
+    return InvalidInput("the file changed size while it was being stored")
+
+
+class SealWriter:
+    """Seals one file's segments in order, into one reused buffer.
+
+    The segments are authenticated with the fixed header only; the file's identity
+    is bound by the key wrap, so ``header()`` may be made after the segments, once
+    the plaintext's hash is known (one pass over a file to hash and encrypt it).
+    """
+
+    def __init__(self, size: int) -> None:
+        self._dek = AESGCM.generate_key(bit_length=256)
+        self._aead = AESGCM(self._dek)
+        self._prefix = os.urandom(7)
+        self.fixed = _FIXED.pack(MAGIC, SEGMENT_SIZE, self._prefix, size)
+        self.size = size
+        self._count = segment_count(size)
+        self._index = 0
+        self._sealed = 0
+        self._out = bytearray(min(SEGMENT_SIZE, size) + TAG_SIZE)
+
+    def header(self, key: Key, identity: bytes) -> bytes:
+        slot = wrap(key, self._dek, self.fixed, identity)
+        return self.fixed + slot + slot
+
+    @property
+    def done(self) -> bool:
+        return self._index == self._count
+
+    @property
+    def next_size(self) -> int:
+        return min(SEGMENT_SIZE, self.size - self._sealed)
+
+    def segment(self, chunk: bytes | memoryview) -> memoryview:
+        """The next segment sealed (a view that the following call overwrites)."""
+        want = self.next_size
+        if self.done or len(chunk) != want:
+            raise _changed()
+        out = memoryview(self._out)[: want + TAG_SIZE]
+        nonce = _nonce(self._prefix, self._index, self._index == self._count - 1)
+        self._aead.encrypt_into(nonce, chunk, self.fixed, out)
+        self._index += 1
+        self._sealed += want
+        return out
+
+
+def seal(
+    keyring: Keyring, identity: bytes, size: int, read: Reader
+) -> Iterator[bytes | memoryview]:
     """Yield the header, then each sealed segment of the ``size`` bytes ``read`` returns."""
-    dek = AESGCM.generate_key(bit_length=256)
-    prefix = os.urandom(7)
-    fixed = _FIXED.pack(MAGIC, SEGMENT_SIZE, prefix, size)
-    slot = wrap(keyring.primary, dek, fixed, identity)
-    yield fixed + slot + slot
-    aead = AESGCM(dek)
-    aad = fixed + identity
-    count = segment_count(size)
-    remaining = size
-    for index in range(count):
-        want = min(SEGMENT_SIZE, remaining)
-        chunk = read(want) if want else b""
-        if len(chunk) != want:
-            raise InvalidInput("the file changed size while it was being stored")
-        remaining -= want
-        yield aead.encrypt(_nonce(prefix, index, index == count - 1), chunk, aad)
+    writer = SealWriter(size)
+    yield writer.header(keyring.primary, identity)
+    while not writer.done:
+        yield writer.segment(read_exact(read, writer.next_size))
     if read(1):
-        raise InvalidInput("the file changed size while it was being stored")
+        raise _changed()
 
 
 def read_exact(read: Reader, size: int) -> bytes:
@@ -272,35 +312,75 @@ def read_exact(read: Reader, size: int) -> bytes:
     first = read(size)
     if len(first) == size or not first:
         return first
-    parts = [first]
+    parts = [bytes(first)]
     got = len(first)
     while got < size and (more := read(size - got)):
-        parts.append(more)
+        parts.append(bytes(more))
         got += len(more)
     return b"".join(parts)
 
 
-def open_sealed(
-    keyring: Keyring | None, identity: bytes, read: Reader, where: str, first: bytes = b""
-) -> Iterator[bytes]:
-    """Yield the authenticated plaintext segments; ``first`` = header bytes already read."""
-    raw = first + read_exact(read, HEADER_SIZE - len(first))
-    header = Header.parse(raw, where)
-    dek, _ = unwrap(header, keyring, identity, where)
-    aead = AESGCM(dek)
-    aad = header.fixed + identity
-    count = segment_count(header.size, header.segment_size)
-    remaining = header.size
-    for index in range(count):
-        want = min(header.segment_size, remaining)
-        blob = read_exact(read, want + TAG_SIZE)
-        if len(blob) != want + TAG_SIZE:
-            raise TamperedArtifact(where, "it is shorter than its header says")
-        try:
-            plain = aead.decrypt(_nonce(header.nonce_prefix, index, index == count - 1), blob, aad)
-        except InvalidTag:
-            raise TamperedArtifact(where, f"segment {index} failed authentication") from None
-        remaining -= want
-        yield plain
-    if read(1):
-        raise TamperedArtifact(where, "it is longer than its header says")
+def file_reader(handle: Any) -> Reader:
+    """``read(n)`` over a file into one reused buffer: the view is valid until the next read."""
+    if not hasattr(handle, "readinto"):
+        return cast(Reader, handle.read)
+    buffer = bytearray(SEGMENT_SIZE + TAG_SIZE)
+
+    def read(size: int) -> bytes:
+        if size > len(buffer):
+            return read_exact(handle.read, size)
+        view = memoryview(buffer)[:size]
+        got = 0
+        while got < size and (count := handle.readinto(view[got:])):
+            got += count
+        return view[:got]  # type: ignore[return-value]  # every consumer takes a buffer
+
+    return read
+
+
+class SealReader:
+    """Opens a sealed file: the header is checked on construction, segments on iteration."""
+
+    def __init__(
+        self, keyring: Keyring | None, identity: bytes, read: Reader, where: str, first: bytes = b""
+    ) -> None:
+        raw = bytes(first) + bytes(read_exact(read, HEADER_SIZE - len(first)))
+        self.header = Header.parse(raw, where)
+        dek, _ = unwrap(self.header, keyring, identity, where)
+        self._aead = AESGCM(dek)
+        self._read = read
+        self._where = where
+        self.size = self.header.size
+
+    def segments(self, into: bytearray | None = None) -> Iterator[memoryview]:
+        """Authenticated plaintext, segment by segment: views into ``into`` (the whole
+        plaintext, preallocated) or into one reused buffer."""
+        header = self.header
+        buffer = into if into is not None else bytearray(min(header.segment_size, self.size))
+        count = segment_count(self.size, header.segment_size)
+        offset = 0
+        for index in range(count):
+            want = min(header.segment_size, self.size - offset)
+            blob = read_exact(self._read, want + TAG_SIZE)
+            if len(blob) != want + TAG_SIZE:
+                raise TamperedArtifact(self._where, "it is shorter than its header says")
+            start = offset if into is not None else 0
+            target = memoryview(buffer)[start : start + want]
+            nonce = _nonce(header.nonce_prefix, index, index == count - 1)
+            try:
+                self._aead.decrypt_into(nonce, blob, header.fixed, target)
+            except InvalidTag:
+                target[:] = bytes(want)  # never leave unauthenticated plaintext behind
+                raise TamperedArtifact(
+                    self._where, f"segment {index} failed authentication"
+                ) from None
+            offset += want
+            yield target
+        if self._read(1):
+            raise TamperedArtifact(self._where, "it is longer than its header says")
+
+    def read_all(self) -> bytes:
+        out = bytearray(self.size)
+        for _ in self.segments(into=out):
+            pass
+        return bytes(out)
