@@ -202,9 +202,7 @@ class ArtifactStore:
         try:
             read = encryption.file_reader(handle)
             reader = encryption.SealReader(self.keyring, object_identity(sha256), read, key)
-            plaintext = bytearray(reader.size)
-            for segment in reader.segments(into=plaintext):
-                digest.update(segment)
+            plaintext = reader.read_all(digest)
         except ShipyardError:
             handle.seek(0)
             raw: bytes = handle.read()
@@ -213,7 +211,7 @@ class ArtifactStore:
             raise
         if digest.hexdigest() != sha256:
             raise IntegrityError(key, sha256, digest.hexdigest())
-        return bytes(plaintext)
+        return plaintext
 
     def copy_to(self, sha256: str, destination: Path) -> None:
         """Stream an object to a local file, verifying it; the file appears only if intact."""

@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import os
 import struct
 from collections.abc import Callable, Iterator
@@ -352,7 +353,7 @@ class SealReader:
         self._where = where
         self.size = self.header.size
 
-    def segments(self, into: bytearray | None = None) -> Iterator[memoryview]:
+    def segments(self, into: bytearray | memoryview | None = None) -> Iterator[memoryview]:
         """Authenticated plaintext, segment by segment: views into ``into`` (the whole
         plaintext, preallocated) or into one reused buffer."""
         header = self.header
@@ -379,8 +380,16 @@ class SealReader:
         if self._read(1):
             raise TamperedArtifact(self._where, "it is longer than its header says")
 
-    def read_all(self) -> bytes:
-        out = bytearray(self.size)
-        for _ in self.segments(into=out):
-            pass
-        return bytes(out)
+    def read_all(self, digest: Any = None) -> bytes:
+        """The whole plaintext, decrypted in place into the bytes object returned
+        (a ``BytesIO`` hands its buffer over without a copy), fed to ``digest`` on the way."""
+        buffer = io.BytesIO()
+        if self.size:
+            buffer.seek(self.size - 1)
+            buffer.write(b"\x00")
+        with buffer.getbuffer() as view:
+            for segment in self.segments(into=view):
+                if digest is not None:
+                    digest.update(segment)
+            del segment
+        return buffer.getvalue()
