@@ -326,3 +326,39 @@ def test_plaintext_files_written_before_the_key_stay_readable_until_encrypted(
     assert store.get_bytes(new.sha256) == b"written after"
     assert store.read_path("predictions/old.parquet") == b"old rows"
     assert b"old rows" not in Path(url, "predictions/old.parquet").read_bytes()
+
+
+def test_put_file_seals_new_files_in_one_pass_and_leaves_no_temp(
+    store: ArtifactStore, tmp_path: Path
+) -> None:
+    source = tmp_path / "model.bin"
+    source.write_bytes(_payload())
+    ref = store.put_file(source)
+    assert ref.sha256 == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert store.get_bytes(ref.sha256) == source.read_bytes()
+    assert store.put_file(source, sha256=ref.sha256) == ref
+    assert list((Path(store.root) / "tmp").iterdir()) == []
+
+
+def test_put_file_on_an_object_store_is_sealed_too(key: Key, tmp_path: Path) -> None:
+    remote = ArtifactStore(f"memory://put-{uuid.uuid4().hex}", Keyring(key))
+    source = tmp_path / "model.bin"
+    source.write_bytes(_payload())
+    ref = remote.put_file(source)
+    assert remote.fs.cat_file(remote.key(ref.sha256)).startswith(MAGIC)
+    remote.copy_to(ref.sha256, tmp_path / "copy")
+    assert (tmp_path / "copy").read_bytes() == source.read_bytes()
+
+
+def test_a_slot_under_an_unknown_key_id_is_skipped_not_trusted(
+    store: ArtifactStore, key: Key
+) -> None:
+    """The key-id label picks a slot; it cannot make one open. A label damaged into an
+    unknown id leaves the other slot (same data key) to open the file."""
+    ref = store.put_bytes(b"weights")
+    path = Path(store.key(ref.sha256))
+    _flip(path, SLOT_OFFSETS[0])
+    assert store.get_bytes(ref.sha256) == b"weights"
+    _flip(path, SLOT_OFFSETS[1])
+    with pytest.raises(EncryptionKeyError, match=key.id):
+        store.get_bytes(ref.sha256)
