@@ -452,5 +452,11 @@ def _private_plaintext_dir() -> Path:
         if folder is None:
             folder = Path(tempfile.mkdtemp(prefix="shipyard-decrypted-"))
             _plaintext_dirs[os.getpid()] = folder
-            atexit.register(shutil.rmtree, folder, True)
+            atexit.register(_remove_if_mine, folder, os.getpid())
         return folder
+
+
+def _remove_if_mine(folder: Path, pid: int) -> None:
+    """A forked child inherits the parent's exit hooks; only the creator removes its folder."""
+    if os.getpid() == pid:
+        shutil.rmtree(folder, ignore_errors=True)
