@@ -44,6 +44,17 @@ class StoreSettings(BaseSettings):
         default_factory=_default_user,
         description="Who is acting; recorded in the audit trail.",
     )
+    encryption_key_file: Path | None = Field(
+        default=None,
+        description="File holding the workspace's 256-bit key (one base64 line, made by "
+        "`shipyard keys create`). When set, artifacts, dataset snapshots and prediction-log "
+        "segments are written encrypted; unset, they are written as plaintext.",
+    )
+    encryption_read_key_files: str = Field(
+        default="",
+        description="Comma-separated key files that may open existing artifacts but never "
+        "encrypt new ones: the previous key after a rotation, or the next one during it.",
+    )
     sqlite_busy_timeout_s: float = Field(
         default=60.0, description="How long a SQLite writer waits for the write lock."
     )

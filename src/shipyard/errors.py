@@ -135,5 +135,24 @@ class IntegrityError(ShipyardError):
         self.actual = actual
 
 
+class TamperedArtifact(IntegrityError):
+    """An encrypted artifact failed authentication: altered, truncated or swapped for another."""
+
+    def __init__(self, key: str, detail: str) -> None:
+        ShipyardError.__init__(
+            self,
+            f"artifact {key!r} failed verification: {detail} "
+            "(the file was altered, truncated or swapped)",
+        )
+        self.key = key
+        self.expected = ""
+        self.actual = ""
+        self.detail = detail
+
+
 class StoreError(ShipyardError):
     """The metadata store or artifact store could not do what was asked."""
+
+
+class EncryptionKeyError(StoreError):
+    """The encryption key is missing, unreadable or not the one an artifact was written with."""

@@ -12,6 +12,7 @@ from shipyard import __version__
 from shipyard.cli.app import console, handle_error, state
 from shipyard.cli.datasets import datasets_app, lineage
 from shipyard.cli.deployments import deployments_app
+from shipyard.cli.keys import keys_app
 from shipyard.cli.models import models_app
 from shipyard.cli.monitor import feedback_app, monitor_app
 from shipyard.cli.pipelines import pipelines_app, worker
@@ -38,6 +39,7 @@ app.add_typer(feedback_app, name="feedback")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(pipelines_app, name="pipelines")
+app.add_typer(keys_app, name="keys")
 app.command("lineage")(lineage)
 app.command("quickstart")(quickstart)
 app.command("serve")(serve)

@@ -21,7 +21,7 @@ __all__ = [
     "start_run",
 ]
 
-_default: dict[tuple[str, str], Client] = {}
+_default: dict[tuple[str, ...], Client] = {}
 _lock = threading.Lock()
 
 
@@ -31,7 +31,12 @@ def default_client() -> Client:
     Cached per workspace, so changing ``SHIPYARD_HOME`` picks a new one.
     """
     settings = StoreSettings()
-    key = (settings.resolved_db_url(), settings.resolved_artifacts_url())
+    key = (
+        settings.resolved_db_url(),
+        settings.resolved_artifacts_url(),
+        str(settings.encryption_key_file),
+        settings.encryption_read_key_files,
+    )
     with _lock:
         client = _default.get(key)
         if client is None:

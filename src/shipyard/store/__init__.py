@@ -10,6 +10,7 @@ from shipyard.store.artifacts import ArtifactRef, ArtifactStore, Tree
 from shipyard.store.database import Database
 from shipyard.store.dataset_store import DatasetStore
 from shipyard.store.deploy_store import DeployStore
+from shipyard.store.encryption import load_keyring
 from shipyard.store.feedback_store import FeedbackStore
 from shipyard.store.lease_store import LeaseStore
 from shipyard.store.monitor_store import MonitorStore
@@ -62,7 +63,8 @@ def open_store(settings: StoreSettings) -> Store:
     settings.home.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_db_url(), busy_timeout_s=settings.sqlite_busy_timeout_s)
     migrate.upgrade(db)
-    artifacts = ArtifactStore(settings.resolved_artifacts_url())
+    keyring = load_keyring(settings.encryption_key_file, settings.encryption_read_key_files)
+    artifacts = ArtifactStore(settings.resolved_artifacts_url(), keyring)
     registry = RegistryStore(db)
     return Store(
         settings,

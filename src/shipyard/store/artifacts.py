@@ -5,14 +5,23 @@ to a temporary name and are renamed into place, so a reader never sees half
 an object and a killed writer leaves only a stray temp file. Every read
 re-hashes the bytes and refuses a mismatch. A folder (a model bundle) is
 stored as its files plus a JSON manifest; the manifest's hash names the tree.
+
+With a keyring, every file is written sealed (store/encryption.py): the key is
+still the plaintext's sha256 (dedup and verification unchanged), the bytes on
+disk are AES-GCM segments that are authenticated on every read, and no method
+hands out a path to an encrypted file. Files written before a key was set stay
+readable as they are.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
 import shutil
+import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +31,9 @@ from typing import Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from shipyard.errors import IntegrityError, InvalidInput, StoreError
+from shipyard.errors import IntegrityError, InvalidInput, ShipyardError, StoreError
+from shipyard.store import encryption
+from shipyard.store.encryption import Keyring, object_identity, path_identity
 
 _CHUNK = 1 << 20
 MANIFEST_KIND = "shipyard.tree/v1"
@@ -45,12 +56,13 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 class ArtifactStore:
     """Immutable blobs named by their sha256, on a local folder or an object store."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, keyring: Keyring | None = None) -> None:
         try:
             self.fs, self.root = fsspec.core.url_to_fs(url)
         except (ValueError, ImportError) as exc:
             raise StoreError(f"cannot open artifact store {url!r}: {exc}") from exc
         self.url = url
+        self.keyring = keyring
         self.is_local = isinstance(self.fs, LocalFileSystem)
         self.root = self.root.rstrip("/")
         if self.is_local:
@@ -75,10 +87,7 @@ class ArtifactStore:
         ref = ArtifactRef(sha, len(data))
         if self._has_intact(ref):
             return ref
-        temp = self._temp_key()
-        self.fs.makedirs(temp.rsplit("/", 1)[0], exist_ok=True)
-        with self.fs.open(temp, "wb") as handle:
-            handle.write(data)
+        temp = self._write_temp(data, object_identity(sha))
         self._publish(temp, ref)
         return ref
 
@@ -87,19 +96,76 @@ class ArtifactStore:
         source = Path(path)
         if not source.is_file():
             raise InvalidInput(f"artifact path {str(source)!r} is not a readable file")
+        if self.keyring is not None and self.is_local and sha256 is None:
+            return self._seal_file_one_pass(source)
         ref = ArtifactRef(sha256 or sha256_file(source), source.stat().st_size)
         if self._has_intact(ref):
             return ref
         temp = self._temp_key()
         self.fs.makedirs(temp.rsplit("/", 1)[0], exist_ok=True)
-        self.fs.put_file(str(source), temp)
+        if self.keyring is None:
+            self.fs.put_file(str(source), temp)
+        else:
+            with open(source, "rb") as handle:
+                read = encryption.file_reader(handle)
+                self._seal_to(temp, object_identity(ref.sha256), ref.size, read)
         self._publish(temp, ref)
         return ref
 
-    def _has_intact(self, ref: ArtifactRef) -> bool:
-        key = self.key(ref.sha256)
+    def _seal_file_one_pass(self, source: Path) -> ArtifactRef:
+        """Hash and encrypt in the same read of ``source``; the header, which binds the
+        hash, is written last. An object already stored costs this one pass."""
+        assert self.keyring is not None
+        temp = self._temp_key()
+        os.makedirs(temp.rsplit("/", 1)[0], exist_ok=True)
+        digest = hashlib.sha256()
         try:
-            return bool(self.fs.size(key) == ref.size)
+            with open(source, "rb") as handle, open(temp, "wb") as target:
+                writer = encryption.SealWriter(os.fstat(handle.fileno()).st_size)
+                read = encryption.file_reader(handle)
+                target.seek(encryption.HEADER_SIZE)
+                while not writer.done:
+                    chunk = read(writer.next_size)
+                    digest.update(chunk)
+                    target.write(writer.segment(chunk))
+                if handle.read(1):
+                    raise InvalidInput(f"{str(source)!r} changed size while it was being stored")
+                target.seek(0)
+                identity = object_identity(digest.hexdigest())
+                target.write(writer.header(self.keyring.primary, identity))
+            ref = ArtifactRef(digest.hexdigest(), writer.size)
+            if self._has_intact(ref):
+                os.unlink(temp)
+            else:
+                self._publish(temp, ref)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        return ref
+
+    def _write_temp(self, data: bytes, identity: bytes) -> str:
+        """Write ``data`` (sealed when a key is set) to a fresh temp file; return its key."""
+        temp = self._temp_key()
+        self.fs.makedirs(temp.rsplit("/", 1)[0], exist_ok=True)
+        if self.keyring is None:
+            with self.fs.open(temp, "wb") as handle:
+                handle.write(data)
+        else:
+            self._seal_to(temp, identity, len(data), _memory_reader(data))
+        return temp
+
+    def _seal_to(self, temp: str, identity: bytes, size: int, read: encryption.Reader) -> None:
+        assert self.keyring is not None
+        with self.fs.open(temp, "wb") as handle:
+            for piece in encryption.seal(self.keyring, identity, size, read):
+                handle.write(piece)
+
+    def _has_intact(self, ref: ArtifactRef) -> bool:
+        """Whether the object is already stored, judged by size (sealed size with a key)."""
+        key = self.key(ref.sha256)
+        expected = ref.size if self.keyring is None else encryption.sealed_size(ref.size)
+        try:
+            return bool(self.fs.size(key) == expected)
         except FileNotFoundError:
             return False
 
@@ -116,6 +182,10 @@ class ArtifactStore:
         key = self.key(sha256)
         try:
             with self.fs.open(key, "rb") as handle:
+                sealed = encryption.is_sealed(handle.read(len(encryption.MAGIC)))
+                handle.seek(0)
+                if sealed:
+                    return self._open_object_bytes(handle, sha256, key)
                 data: bytes = handle.read()
         except FileNotFoundError as exc:
             raise StoreError(f"artifact {sha256} is missing from {self.url}") from exc
@@ -124,23 +194,82 @@ class ArtifactStore:
             raise IntegrityError(key, sha256, actual)
         return data
 
+    def _open_object_bytes(self, handle: Any, sha256: str, key: str) -> bytes:
+        """Decrypt and verify a whole object, hashing each segment while it is hot in cache.
+        A plaintext object that merely starts with the magic bytes (an encrypted file
+        stored as an artifact) is recognized by its hash."""
+        digest = hashlib.sha256()
+        try:
+            read = encryption.file_reader(handle)
+            reader = encryption.SealReader(self.keyring, object_identity(sha256), read, key)
+            plaintext = reader.read_all(digest)
+        except ShipyardError:
+            handle.seek(0)
+            raw: bytes = handle.read()
+            if hashlib.sha256(raw).hexdigest() == sha256:
+                return raw
+            raise
+        if digest.hexdigest() != sha256:
+            raise IntegrityError(key, sha256, digest.hexdigest())
+        return plaintext
+
     def copy_to(self, sha256: str, destination: Path) -> None:
         """Stream an object to a local file, verifying it; the file appears only if intact."""
         key = self.key(sha256)
         temp = destination.with_name(f".{destination.name}.{uuid.uuid4().hex}.tmp")
-        digest = hashlib.sha256()
         try:
-            with self.fs.open(key, "rb") as source, open(temp, "wb") as target:
-                while chunk := source.read(_CHUNK):
-                    digest.update(chunk)
-                    target.write(chunk)
+            actual = self._copy_plaintext(key, sha256, temp)
         except FileNotFoundError as exc:
             temp.unlink(missing_ok=True)
             raise StoreError(f"artifact {sha256} is missing from {self.url}") from exc
-        if digest.hexdigest() != sha256:
+        except BaseException:
             temp.unlink(missing_ok=True)
-            raise IntegrityError(key, sha256, digest.hexdigest())
+            raise
+        if actual != sha256:
+            temp.unlink(missing_ok=True)
+            raise IntegrityError(key, sha256, actual)
         os.replace(temp, destination)
+
+    def _copy_plaintext(self, key: str, sha256: str, temp: Path) -> str:
+        """Stream the object's plaintext (decrypted when sealed) to ``temp``; return its hash."""
+        try:
+            return self._stream_plaintext(key, sha256, temp)
+        except ShipyardError:
+            if self._raw_sha256(key) != sha256:
+                raise
+            return self._copy_raw(key, temp)  # a plaintext object that starts with the magic
+
+    def _stream_plaintext(self, key: str, sha256: str, temp: Path) -> str:
+        digest = hashlib.sha256()
+        with self.fs.open(key, "rb") as source, open(temp, "wb") as target:
+            sealed = encryption.is_sealed(source.read(len(encryption.MAGIC)))
+            source.seek(0)
+            if sealed:
+                read = encryption.file_reader(source)
+                reader = encryption.SealReader(self.keyring, object_identity(sha256), read, key)
+                for segment in reader.segments():
+                    digest.update(segment)
+                    target.write(segment)
+            else:
+                while chunk := source.read(_CHUNK):
+                    digest.update(chunk)
+                    target.write(chunk)
+        return digest.hexdigest()
+
+    def _raw_sha256(self, key: str) -> str:
+        digest = hashlib.sha256()
+        with self.fs.open(key, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    def _copy_raw(self, key: str, temp: Path) -> str:
+        digest = hashlib.sha256()
+        with self.fs.open(key, "rb") as source, open(temp, "wb") as target:
+            while chunk := source.read(_CHUNK):
+                digest.update(chunk)
+                target.write(chunk)
+        return digest.hexdigest()
 
     def verified_path(self, sha256: str, workdir: Path, name: str) -> Path:
         """A local file with exactly these bytes: the stored file itself when the store
@@ -159,8 +288,24 @@ class ArtifactStore:
         return local
 
     def local_path(self, sha256: str) -> Path | None:
-        """The object's own file when the store is a local folder (not verified)."""
-        return Path(self.key(sha256)) if self.is_local else None
+        """The object's own file when the store is a local folder and the file is
+        plaintext (not verified); ``None`` when the caller must copy (remote or sealed)."""
+        if not self.is_local:
+            return None
+        path = Path(self.key(sha256))
+        try:
+            with open(path, "rb") as handle:
+                if encryption.is_sealed(handle.read(len(encryption.MAGIC))):
+                    return None
+        except FileNotFoundError:
+            pass  # reported by the caller that reads it
+        return path
+
+    def plaintext_dir(self, cache_dir: Path) -> Path:
+        """Where decrypted copies may live: ``cache_dir`` for an unencrypted store, else a
+        private folder of this process (0700, removed at exit), so a key-protected
+        workspace never holds plaintext at rest."""
+        return cache_dir if self.keyring is None else _private_plaintext_dir()
 
     # -- named files (logs: append-only, not content-addressed) -----------------
     def _named(self, relpath: str) -> str:
@@ -171,10 +316,7 @@ class ArtifactStore:
     def put_path(self, relpath: str, data: bytes) -> None:
         """Write a named file atomically (temp + rename); readers never see half of it."""
         final = self._named(relpath)
-        temp = self._temp_key()
-        self.fs.makedirs(temp.rsplit("/", 1)[0], exist_ok=True)
-        with self.fs.open(temp, "wb") as handle:
-            handle.write(data)
+        temp = self._write_temp(data, path_identity(relpath))
         self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
         if self.is_local:
             os.replace(temp, final)
@@ -191,9 +333,16 @@ class ArtifactStore:
         return sorted(path[start:] if path.startswith(self.root) else path for path in found)
 
     def read_path(self, relpath: str) -> bytes:
-        with self.fs.open(self._named(relpath), "rb") as handle:
+        """A named file's bytes, decrypted and authenticated when it was written sealed."""
+        path = self._named(relpath)
+        with self.fs.open(path, "rb") as handle:
             data: bytes = handle.read()
-            return data
+        if encryption.is_sealed(data):
+            read = _memory_reader(data)
+            return encryption.SealReader(
+                self.keyring, path_identity(relpath), read, path
+            ).read_all()
+        return data
 
     # -- trees (folders) ----------------------------------------------------
     def put_tree(self, folder: Path) -> ArtifactRef:
@@ -248,6 +397,7 @@ class Tree:
         The folder is built under a temporary name and renamed into place; an
         existing cached copy is re-verified before it is trusted.
         """
+        cache_dir = self.store.plaintext_dir(cache_dir)
         target = cache_dir / self.sha256
         if target.is_dir() and self._cached_copy_intact(target):
             return target
@@ -275,3 +425,38 @@ class Tree:
             if not path.is_file() or sha256_file(path) != entry["sha256"]:
                 return False
         return True
+
+
+def _memory_reader(data: bytes) -> encryption.Reader:
+    """A ``read(n)`` over bytes without copying the whole buffer."""
+    view = memoryview(data)
+    position = 0
+
+    def read(size: int) -> bytes:
+        nonlocal position
+        piece = view[position : position + size]
+        position += len(piece)
+        return piece  # type: ignore[return-value]  # AESGCM takes any buffer
+
+    return read
+
+
+_plaintext_lock = threading.Lock()
+_plaintext_dirs: dict[int, Path] = {}
+
+
+def _private_plaintext_dir() -> Path:
+    """One 0700 temp folder per process for decrypted copies, removed at interpreter exit."""
+    with _plaintext_lock:
+        folder = _plaintext_dirs.get(os.getpid())  # a forked worker makes its own
+        if folder is None:
+            folder = Path(tempfile.mkdtemp(prefix="shipyard-decrypted-"))
+            _plaintext_dirs[os.getpid()] = folder
+            atexit.register(_remove_if_mine, folder, os.getpid())
+        return folder
+
+
+def _remove_if_mine(folder: Path, pid: int) -> None:
+    """A forked child inherits the parent's exit hooks; only the creator removes its folder."""
+    if os.getpid() == pid:
+        shutil.rmtree(folder, ignore_errors=True)
