@@ -102,3 +102,9 @@ def fitted_pipeline(breast_cancer):
 
     X, y = breast_cancer
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, y)
+
+
+def bearer(client: Client, role: str = "admin", **scope: object) -> dict[str, str]:
+    """Headers with a fresh token of ``role`` (servers require one, as users' do)."""
+    token = client.create_token(f"test-{uuid.uuid4().hex[:8]}", role, **scope)  # type: ignore[arg-type]
+    return {"authorization": f"Bearer {token.token}"}

@@ -89,6 +89,14 @@ class ServerSettings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Interface to listen on.")
     port: int = Field(default=8000, description="TCP port.")
     workers: int = Field(default=1, ge=1, description="Serving processes sharing the port.")
+    auth: bool = Field(
+        default=True,
+        description="Require a token on every route but liveness/readiness "
+        "(off only for local experiments on a loopback address).",
+    )
+    open_metrics: bool = Field(
+        default=False, description="Serve /metrics without a token (for a Prometheus scraper)."
+    )
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
     )

@@ -143,3 +143,45 @@ class Deployment:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    name: str
+    role: str
+    disabled: bool
+    created_at: int
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """A token as stored: its hash and grants, never the token itself."""
+
+    name: str
+    token_hash: str
+    display: str
+    role: str
+    user: str | None
+    models: tuple[str, ...] | None
+    deployments: tuple[str, ...] | None
+    created_at: int
+    created_by: str
+    expires_at: int | None
+    last_used_at: int | None
+    revoked_at: int | None
+
+    def to_public(self) -> dict[str, object]:
+        """Everything but the hash (for lists, --json and the API)."""
+        return {
+            "name": self.name,
+            "display": self.display,
+            "role": self.role,
+            "user": self.user,
+            "models": list(self.models) if self.models is not None else None,
+            "deployments": list(self.deployments) if self.deployments is not None else None,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "expires_at": self.expires_at,
+            "last_used_at": self.last_used_at,
+            "revoked_at": self.revoked_at,
+        }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from tests.conftest import bearer
 
 from shipyard import Client, IntegrityError, InvalidInput, NotFound
 from shipyard.errors import InvalidURI
@@ -217,7 +218,7 @@ def test_dataset_expectations_also_validate_serving_input(
     client.register_model(model, name="fraud", sample_input=features[:50])
     client.create_deployment("fraud", "fraud/1")
     client.set_deployment_expectations("fraud", "transactions")
-    with TestClient(create_app(ServerSettings(), client=client)) as server:
+    with TestClient(create_app(ServerSettings(), client=client), headers=bearer(client)) as server:
         ok = server.post("/v1/deployments/fraud/predict", json={"inputs": [{"amount": 12.5}]})
         assert ok.status_code == 200
         bad = server.post(

@@ -13,6 +13,7 @@ from shipyard import Client
 from shipyard.config import ServerSettings, StoreSettings
 from shipyard.deploy.policy import ServingConfig
 from shipyard.server.app import create_app
+from tests.conftest import bearer
 from tests.server.models import Categorical, Explodes
 
 
@@ -45,7 +46,7 @@ def server(workspace: Client) -> Iterator[TestClient]:
     app = create_app(
         ServerSettings(poll_interval_s=0.05, max_body_bytes=64 * 1024), client=workspace
     )
-    with TestClient(app) as test_client:
+    with TestClient(app, headers=bearer(workspace)) as test_client:
         yield test_client
 
 

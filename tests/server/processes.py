@@ -19,12 +19,18 @@ def start_server(
     *extra: str,
     env: dict[str, str] | None = None,
     base_env: dict[str, str] | None = None,
+    auth: bool = False,
 ) -> tuple[subprocess.Popen[str], str]:
-    """Start the server and wait until /health says ready; ``base_env`` replaces os.environ."""
+    """Start the server and wait until /health says ready; ``base_env`` replaces os.environ.
+
+    Tests of serving behaviour run it with ``--no-auth`` (allowed: it listens on
+    127.0.0.1); ``auth=True`` starts it as users do, tokens required.
+    """
     port = free_port()
     shipyard = str(Path(sys.executable).parent / "shipyard")
+    flags = [] if auth else ["--no-auth"]
     process = subprocess.Popen(
-        [shipyard, "--home", str(home), "serve", "--port", str(port), *extra],
+        [shipyard, "--home", str(home), "serve", "--port", str(port), *flags, *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from shipyard import Client
 from shipyard.config import ServerSettings
 from shipyard.server.app import create_app
+from tests.conftest import bearer
 from tests.pipelines.helpers import MONITOR, serve_champion
 
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32-bit on PostgreSQL
@@ -22,7 +23,9 @@ MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32-bit on PostgreSQL
 @pytest.fixture
 def api(client: Client) -> Iterator[TestClient]:
     serve_champion(client)  # a deployment and the monitor clf-health
-    with TestClient(create_app(ServerSettings(pipelines=False), client=client)) as http:
+    with TestClient(
+        create_app(ServerSettings(pipelines=False), client=client), headers=bearer(client)
+    ) as http:
         yield http
 
 

@@ -15,6 +15,7 @@ from shipyard.config import ServerSettings
 from shipyard.monitoring.predlog import PredictionLogger
 from shipyard.server.app import create_app
 from shipyard.store.artifacts import ArtifactStore
+from tests.conftest import bearer
 
 FAST = ServerSettings(prediction_log_flush_s=0.05)
 
@@ -32,7 +33,7 @@ def _predict(server: TestClient, rows: list[dict], request_id: str) -> dict:
 def test_every_prediction_is_logged_with_its_request(workspace: Client, breast_cancer) -> None:
     X, _ = breast_cancer
     rows = X[:30].to_dict(orient="records")
-    with TestClient(create_app(FAST, client=workspace)) as server:
+    with TestClient(create_app(FAST, client=workspace), headers=bearer(workspace)) as server:
         answers = [_predict(server, rows[i : i + 3], f"req-{i}") for i in range(0, 30, 3)]
     logged = workspace.predictions("cancer")
     assert len(logged) == 30
@@ -55,7 +56,7 @@ def test_pii_fields_are_dropped_or_hashed_and_sampling_thins(
         config={**config, "log": {"drop": ["mean area"], "hash": ["mean radius"]}},
         actor="t",
     )
-    with TestClient(create_app(FAST, client=workspace)) as server:
+    with TestClient(create_app(FAST, client=workspace), headers=bearer(workspace)) as server:
         _predict(server, X[:2].to_dict(orient="records"), "pii")
     logged = workspace.predictions("cancer")
     assert "in.mean area" not in logged.columns
@@ -65,7 +66,9 @@ def test_pii_fields_are_dropped_or_hashed_and_sampling_thins(
         "cancer", config={**config, "log": {"sample_rate": 0.0}}, actor="t"
     )
     predlog = PredictionLogger(workspace.store.artifacts, flush_interval_s=0.05)
-    with TestClient(create_app(FAST, client=workspace, prediction_log=predlog)) as server:
+    with TestClient(
+        create_app(FAST, client=workspace, prediction_log=predlog), headers=bearer(workspace)
+    ) as server:
         for i in range(5):
             _predict(server, X[:1].to_dict(orient="records"), f"sampled-{i}")
     assert predlog.counters.sampled_out == 5 and predlog.counters.logged == 0
@@ -90,7 +93,9 @@ def test_a_slow_or_failing_log_never_fails_a_request(
     artifacts = store_type(str(tmp_path / "log-artifacts"))
     predlog = PredictionLogger(artifacts, max_queue=20, flush_interval_s=0.01)
     rows = X[:1].to_dict(orient="records")
-    with TestClient(create_app(FAST, client=workspace, prediction_log=predlog)) as server:
+    with TestClient(
+        create_app(FAST, client=workspace, prediction_log=predlog), headers=bearer(workspace)
+    ) as server:
         for i in range(200):
             _predict(server, rows, f"r{i}")
         text = server.get("/metrics").text
@@ -105,7 +110,7 @@ def test_a_slow_or_failing_log_never_fails_a_request(
 def test_delayed_labels_give_the_quality_sklearn_computes(workspace: Client, breast_cancer) -> None:
     X, y = breast_cancer
     rows = X[:120].to_dict(orient="records")
-    with TestClient(create_app(FAST, client=workspace)) as server:
+    with TestClient(create_app(FAST, client=workspace), headers=bearer(workspace)) as server:
         answers = {f"q{i}": _predict(server, [rows[i]], f"q{i}") for i in range(120)}
         before = workspace.model_quality("cancer")[0]
         assert before.labelled == 0 and 0.5 < before.estimated["accuracy"] <= 1.0
@@ -152,7 +157,7 @@ def test_drift_of_served_inputs_against_the_registered_reference(
     shifted = X.copy()
     shifted["mean radius"] = shifted["mean radius"] * 1.6
     shifted["worst texture"] = shifted["worst texture"] + 10
-    with TestClient(create_app(FAST, client=workspace)) as server:
+    with TestClient(create_app(FAST, client=workspace), headers=bearer(workspace)) as server:
         deadline = time.monotonic() + 3
         while time.monotonic() < deadline:  # wait until the new champion serves
             if _predict(server, X[:1].to_dict(orient="records"), "w")["version"] == version.version:

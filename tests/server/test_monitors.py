@@ -12,6 +12,7 @@ from shipyard import Client, InvalidInput
 from shipyard.config import ServerSettings
 from shipyard.monitoring.report import render_html
 from shipyard.server.app import create_app
+from tests.conftest import bearer
 
 FAST = ServerSettings(prediction_log_flush_s=0.05, controller_tick_s=0.1)
 
@@ -27,7 +28,7 @@ def drifting(workspace: Client, fitted_pipeline, breast_cancer) -> Client:
 
 
 def _serve(client: Client, frame, prefix: str) -> None:
-    with TestClient(create_app(FAST, client=client)) as server:
+    with TestClient(create_app(FAST, client=client), headers=bearer(client)) as server:
         deadline = time.monotonic() + 3
         target = client.get_model_version_by_alias("cancer", "champion").version
         while time.monotonic() < deadline:
@@ -111,7 +112,7 @@ def test_server_runs_monitors_on_schedule_and_exports_gauges(
             "rules": ["drift_share >= 0.5"],
         },
     )
-    with TestClient(create_app(FAST, client=drifting)) as server:
+    with TestClient(create_app(FAST, client=drifting), headers=bearer(drifting)) as server:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and len(drifting.monitor_results("m", "rows")) < 2:
             time.sleep(0.1)

@@ -26,7 +26,9 @@ import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -41,6 +43,7 @@ from shipyard import Client
 from shipyard.config import ServerSettings, StoreSettings
 from shipyard.deploy.rollouts import RolloutSpec
 from shipyard.server.app import create_app
+from tests.conftest import bearer
 from tests.pipelines.helpers import MODEL, make_data, serve_champion, write_pipeline
 
 CHECKS = [
@@ -93,15 +96,16 @@ schema = schemathesis.openapi.from_dict(openapi_document())
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ASGIApp]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ASGIApp, dict[str, str]]]:
     folder = tmp_path_factory.mktemp("fuzz")
     client = Client(settings=StoreSettings(home=folder / "ws", user="fuzz"))
     populate(client, folder)
+    headers = bearer(client)  # an admin token: every operation is reachable
     # Queued pipeline runs stay queued: executing them would only slow the fuzzing down.
     app = create_app(ServerSettings(poll_interval_s=0.05, pipelines=False), client=client)
     with TestClient(app):
         schema.app = without_lifespan(app)  # calls go in-process, to this app
-        yield schema.app
+        yield schema.app, headers
     client.close()
 
 
@@ -112,5 +116,33 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ASGIApp]:
     derandomize=True,
     suppress_health_check=list(HealthCheck),
 )
-def test_every_operation_answers_as_documented(case: schemathesis.Case, served: ASGIApp) -> None:
-    case.call_and_validate(app=served, checks=CHECKS)
+def test_every_operation_answers_as_documented(
+    case: schemathesis.Case, served: tuple[ASGIApp, dict[str, str]]
+) -> None:
+    app, headers = served
+    # The document declares the bearer scheme, so generated cases carry a (random)
+    # Authorization header: swap in the real token. A case whose headers are invalid on
+    # purpose (the header left out or malformed) keeps them, and the server must refuse it.
+    header = case.meta.components.get(ParameterLocation.HEADER) if case.meta else None
+    headers_valid = header is None or header.mode == GenerationMode.POSITIVE
+    if headers_valid and case.headers and any(k.lower() == "authorization" for k in case.headers):
+        kept = {k: v for k, v in case.headers.items() if k.lower() != "authorization"}
+        case.headers = {**kept, **headers}
+    case.call_and_validate(app=app, checks=CHECKS)
+
+
+@schema.parametrize()
+@settings(max_examples=3, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+def test_without_a_token_every_operation_answers_as_documented(
+    case: schemathesis.Case, served: tuple[ASGIApp, dict[str, str]]
+) -> None:
+    """Anonymous callers get the documented 401 everywhere but liveness/readiness."""
+    app, _ = served
+    response = case.call_and_validate(app=app, checks=CHECKS)
+    open_paths = {"/health", "/ping", "/v2/health/live", "/v2/health/ready"}
+    expected_open = case.path in open_paths and case.method == "GET"
+    assert (response.status_code != 401) == expected_open, (
+        case.method,
+        case.path,
+        response.status_code,
+    )

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from shipyard import Client
 from shipyard.config import ServerSettings, StoreSettings
 from shipyard.server.app import create_app
+from tests.conftest import bearer
 from tests.pipelines.helpers import DATASET, MODEL, make_data, serve_champion, write_pipeline
 
 
@@ -22,7 +23,7 @@ def api(tmp_path: Path) -> Iterator[tuple[TestClient, Client]]:
     client.add_dataset(DATASET, make_data(seed=1))
     client.register_pipeline("retrain", str(write_pipeline(tmp_path, approval=True)))
     settings = ServerSettings(poll_interval_s=0.05, pipeline_tick_s=0.05, controller_tick_s=0.05)
-    with TestClient(create_app(settings, client=client)) as http:
+    with TestClient(create_app(settings, client=client), headers=bearer(client)) as http:
         yield http, client
     client.close()
 
@@ -48,13 +49,23 @@ def test_a_run_queued_over_http_executes_in_the_server_and_waits_for_approval(
     run_id = started.json()["id"]
     waiting = _wait_for(http, run_id, "awaiting_approval")
     assert waiting["params"]["seed"] == 4 and waiting["waiting"] == {"step": "deploy"}
+    client.add_user("alice", "deployer")
+    alice = client.create_token("alice-laptop", "deployer", user="alice")
+    deadline = time.monotonic() + 5  # the server picks up new tokens within a poll interval
+    while (
+        http.get("/api/pipelines", headers={"authorization": f"Bearer {alice.token}"}).status_code
+        == 401
+    ):
+        assert time.monotonic() < deadline, "the server never accepted the new token"
+        time.sleep(0.05)
     approved = http.post(
         f"/api/pipeline-runs/{run_id}/approve",
         json={"comment": "ship it"},
-        headers={"x-shipyard-user": "alice"},
+        headers={"authorization": f"Bearer {alice.token}"},
     )
     assert approved.status_code == 200
-    assert approved.json()["params"]["_approval"]["by"] == "alice"
+    # the approver is who the token says, not what a header claims
+    assert approved.json()["params"]["_approval"]["by"] == "alice (token alice-laptop)"
     deploying = _wait_for(http, run_id, "deploying")
     assert client.rollout(MODEL).id == deploying["waiting"]["rollout"]
     assert [r["id"] for r in http.get("/api/pipelines/retrain/runs").json()] == [run_id]

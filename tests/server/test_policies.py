@@ -26,6 +26,7 @@ from shipyard.registry.uri import ModelRef
 from shipyard.server.app import create_app
 from shipyard.serving.stats import PairStats, VersionStats
 from shipyard.serving.traffic import ab_bucket
+from tests.conftest import bearer
 from tests.server.models import Threshold
 
 
@@ -85,7 +86,9 @@ def test_ab_arms_survive_a_restart(workspace: Client, records) -> None:
     keys = [f"k{i}" for i in range(30)]
     seen = []
     for _ in range(2):  # two server lifetimes on the same store
-        with TestClient(create_app(ServerSettings(), client=workspace)) as server:
+        with TestClient(
+            create_app(ServerSettings(), client=workspace), headers=bearer(workspace)
+        ) as server:
             seen.append([_version(server, records, **{"X-Shipyard-Key": k}) for k in keys])
     assert seen[0] == seen[1] and set(seen[0]) == {1, 2}
 
@@ -110,7 +113,9 @@ def test_ab_by_input_field(workspace: Client) -> None:
     workspace.register_model(Threshold(0.0), name="th", sample_input=sample)
     workspace.create_deployment("th", "th/1")
     workspace.set_policy("th", ABPolicy(parse_weights("th/1=50,th/2=50"), key="field:x"))
-    with TestClient(create_app(ServerSettings(), client=workspace)) as server:
+    with TestClient(
+        create_app(ServerSettings(), client=workspace), headers=bearer(workspace)
+    ) as server:
         for x in (0.25, 0.5, 3.0):
             first = server.post("/v1/deployments/th/predict", json={"inputs": [{"x": x}]})
             again = server.post("/v1/deployments/th/predict", json={"inputs": [{"x": x}]})
@@ -138,7 +143,7 @@ def test_shadow_statistics_on_a_constructed_case(thresholds: Client) -> None:
     client.set_policy("th", ShadowPolicy(ModelRef("th", version=1), (ModelRef("th", version=2),)))
     xs = [0.5, 1.5, 2.5, 1.2, 3.0, 0.0, 1.9, 2.1]  # v1: x>1, v2: x>2
     settings = ServerSettings(stats_flush_s=0.05)
-    with TestClient(create_app(settings, client=client)) as server:
+    with TestClient(create_app(settings, client=client), headers=bearer(client)) as server:
         for x in xs:
             answer = server.post("/v1/deployments/th/predict", json={"inputs": [{"x": x}]})
             assert answer.json()["version"] == 1  # the primary answers
@@ -161,7 +166,9 @@ def test_a_slow_shadow_is_dropped_and_counted_not_waited_for(thresholds: Client)
     client.set_policy(
         "th", ShadowPolicy(ModelRef("th", version=1), (ModelRef("th", version=3),), timeout_ms=20)
     )
-    with TestClient(create_app(ServerSettings(stats_flush_s=0.05), client=client)) as server:
+    with TestClient(
+        create_app(ServerSettings(stats_flush_s=0.05), client=client), headers=bearer(client)
+    ) as server:
         for x in (0.5, 1.5, 2.5):
             response = server.post("/v1/deployments/th/predict", json={"inputs": [{"x": x}]})
             assert response.status_code == 200 and response.json()["version"] == 1

@@ -17,6 +17,7 @@ from shipyard.deploy.analysis import Thresholds, js_distance
 from shipyard.deploy.rollouts import RolloutSpec, parse_duration
 from shipyard.errors import Conflict
 from shipyard.server.app import create_app
+from tests.conftest import bearer
 
 FAST = ServerSettings(poll_interval_s=0.05, stats_flush_s=0.1, controller_tick_s=0.1)
 
@@ -83,7 +84,7 @@ def _wait_for_status(client: Client, wanted: set[str], timeout: float = 60) -> s
 
 @pytest.fixture
 def served(versions: Client) -> Iterator[TestClient]:
-    with TestClient(create_app(FAST, client=versions)) as server:
+    with TestClient(create_app(FAST, client=versions), headers=bearer(versions)) as server:
         yield server
 
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from shipyard import __version__
+from shipyard.cli.access import tokens_app, users_app
 from shipyard.cli.app import console, handle_error, state
 from shipyard.cli.datasets import datasets_app, lineage
 from shipyard.cli.deployments import deployments_app
@@ -40,6 +41,8 @@ app.add_typer(monitor_app, name="monitor")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(pipelines_app, name="pipelines")
 app.add_typer(keys_app, name="keys")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
 app.command("lineage")(lineage)
 app.command("quickstart")(quickstart)
 app.command("serve")(serve)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -116,7 +117,13 @@ def quickstart(
         fresh.close()
         progress.update(task, advance=1, description=steps[6])
 
-        served = serve_and_call(client, MODEL_NAME, X_test)
+        # The server runs with authentication on, as `shipyard serve` does: the quickstart
+        # makes itself a token (shown once) and sends it with every request.
+        token = client.create_token(
+            f"quickstart-{uuid.uuid4().hex[:6]}", "admin", expires_in_s=3600
+        )
+        headers = {"authorization": f"Bearer {token.token}"}
+        served = serve_and_call(client, MODEL_NAME, X_test, headers=headers)
         labels = [
             {"request_id": request_id, "label": int(y_test.iloc[row])}
             for request_id, row in served.sent.items()
@@ -131,7 +138,7 @@ def quickstart(
         def say(text: str) -> None:
             progress.update(task, description=f"{base}: {text}")
 
-        loop = close_the_loop(client, DATASET, shift(data), say=say)
+        loop = close_the_loop(client, DATASET, shift(data), say=say, headers=headers)
         progress.update(task, advance=1, description="done")
 
     console.print()
@@ -167,10 +174,17 @@ def quickstart(
     )
     _print_loop(loop)
     console.print()
-    console.print("Serve it yourself:")
+    console.print(
+        f"[green]✓[/] every request carried token {token.record.name} "
+        f"({token.record.display}, role admin, expires in 1 h); without it the server answers 401"
+    )
+    console.print()
+    console.print("Serve it yourself (authentication is on; make a token, shown once):")
+    console.print("  [cyan]shipyard tokens create --name me --role deployer[/]")
     console.print("  [cyan]shipyard serve[/]   (then, in another shell)")
     console.print(
         f"  [cyan]curl -s localhost:8000/v1/deployments/{MODEL_NAME}/predict "
+        '-H "authorization: Bearer $TOKEN" '
         f"-H 'content-type: application/json' -d @{served.example_file}[/]"
     )
     console.print()

@@ -63,6 +63,7 @@ def close_the_loop(
     drifted: pd.DataFrame,
     *,
     say: Callable[[str], None],
+    headers: dict[str, str],
     timeout_s: float = 150.0,
     concurrency: int = 8,
 ) -> LoopSummary:
@@ -95,7 +96,7 @@ def close_the_loop(
     say(f"new labelled data arrived: {record.uri}; serving traffic from the drifted world")
     with running_server(create_app(settings, client=client)) as url:
         requests, labels = asyncio.run(
-            _outside_world(client, url, name, before, drifted, say, timeout_s, concurrency)
+            _outside_world(client, url, name, before, drifted, say, timeout_s, concurrency, headers)
         )
     runs = client.pipeline_runs(PIPELINE, limit=1)
     if not runs or runs[0].id <= before or runs[0].status not in ENDED:
@@ -123,6 +124,7 @@ async def _outside_world(
     say: Callable[[str], None],
     timeout_s: float,
     concurrency: int,
+    headers: dict[str, str],
 ) -> tuple[int, int]:
     features = drifted.drop(columns=["target"]).to_dict(orient="records")
     truth = drifted["target"].tolist()
@@ -189,6 +191,6 @@ async def _outside_world(
         done.set()
 
     limits = httpx.Limits(max_connections=concurrency + 1)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+    async with httpx.AsyncClient(limits=limits, timeout=30, headers=headers) as http:
         await asyncio.gather(watch(), label(http), *(send(http, i) for i in range(concurrency)))
     return sent, labelled

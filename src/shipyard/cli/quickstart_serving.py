@@ -30,7 +30,13 @@ class ServingSummary:
 
 
 def serve_and_call(
-    client: Client, name: str, X: pd.DataFrame, *, requests: int = 400, concurrency: int = 8
+    client: Client,
+    name: str,
+    X: pd.DataFrame,
+    *,
+    headers: dict[str, str],
+    requests: int = 400,
+    concurrency: int = 8,
 ) -> ServingSummary:
     try:
         client.update_deployment(name, model=f"{name}@champion")
@@ -41,9 +47,12 @@ def serve_and_call(
     sample = X.iloc[:5]
     records = sample.to_dict(orient="records")
     with running_server(create_app(ServerSettings(), client=client)) as url:
-        native = httpx.post(f"{url}/v1/deployments/{name}/predict", json={"inputs": records})
+        native = httpx.post(
+            f"{url}/v1/deployments/{name}/predict", json={"inputs": records}, headers=headers
+        )
         oip = httpx.post(
             f"{url}/v2/models/{name}/infer",
+            headers=headers,
             json={
                 "inputs": [
                     {
@@ -57,6 +66,7 @@ def serve_and_call(
         )
         mlflow = httpx.post(
             f"{url}/v1/deployments/{name}/invocations",
+            headers=headers,
             json={
                 "dataframe_split": {
                     "columns": list(sample.columns),
@@ -71,8 +81,8 @@ def serve_and_call(
         oip_labels = next(o["data"] for o in oip.json()["outputs"] if o["name"] == "predict")
         if not labels == oip_labels == mlflow.json()["predictions"]:
             raise ShipyardError("the three protocols disagree; please report this")
-        sent = asyncio.run(_load(url, name, X, requests, concurrency))
-        mean_batch = _mean_batch_size(httpx.get(f"{url}/metrics").text)
+        sent = asyncio.run(_load(url, name, X, requests, concurrency, headers))
+        mean_batch = _mean_batch_size(httpx.get(f"{url}/metrics", headers=headers).text)
     example_file = client.settings.home.resolve() / "quickstart-request.json"
     example_file.write_text(json.dumps({"inputs": records[:1]}))
     return ServingSummary(
@@ -98,7 +108,7 @@ def _mean_batch_size(metrics: str) -> float:
 
 
 async def _load(
-    url: str, name: str, X: pd.DataFrame, total: int, concurrency: int
+    url: str, name: str, X: pd.DataFrame, total: int, concurrency: int, headers: dict[str, str]
 ) -> dict[str, int]:
     """Single-row requests with known request ids; returns request id -> row position."""
     records = X.to_dict(orient="records")
@@ -120,6 +130,8 @@ async def _load(
             response.raise_for_status()
             sent[request_id] = i % len(records)
 
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency)) as http:
+    async with httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=concurrency), headers=headers
+    ) as http:
         await asyncio.gather(*(worker(http) for _ in range(concurrency)))
     return sent

@@ -36,6 +36,7 @@ from shipyard.query import parse_filter, parse_order_by
 from shipyard.registry import service as registry
 from shipyard.registry.loaded import LoadedModel
 from shipyard.registry.uri import parse_model_uri
+from shipyard.sdk.access import AccessMethods
 from shipyard.sdk.keys import KeyMethods
 from shipyard.sdk.pipelines import PipelineMethods
 from shipyard.sdk.run import CURRENT_RUN, ActiveRun
@@ -124,7 +125,7 @@ class RunComparison:
         }
 
 
-class Client(PipelineMethods, KeyMethods):
+class Client(PipelineMethods, KeyMethods, AccessMethods):
     def __init__(
         self,
         home: str | os.PathLike[str] | None = None,

@@ -27,7 +27,9 @@ from shipyard.monitoring.monitors import MonitorRunner
 from shipyard.monitoring.predlog import PredictionLogger
 from shipyard.pipelines.scheduler import PipelineExecutor, PipelineScheduler
 from shipyard.sdk.client import Client
+from shipyard.security.access_table import AccessTable
 from shipyard.server import control
+from shipyard.server.auth import AuthApp, app_routes, document_access
 from shipyard.server.errors import OipErrorBody, error_responses, install_error_handlers
 from shipyard.server.predict import PredictApp
 from shipyard.server.protocols import oip
@@ -63,7 +65,7 @@ def create_app(
     *,
     client: Client | None = None,
     prediction_log: PredictionLogger | None = None,
-) -> PredictApp:
+) -> AuthApp:
     """Build a serving process's app from real collaborators (tests pass their own)."""
     settings = settings or ServerSettings()
     client = client or Client(settings=store_settings)
@@ -80,6 +82,11 @@ def create_app(
         else None
     )
     dataplane = DataPlane(routing, flush_interval_s=settings.stats_flush_s, predlog=predlog)
+    access = (
+        AccessTable(client.store, poll_interval_s=settings.poll_interval_s)
+        if settings.auth
+        else None
+    )
     monitor_runner = MonitorRunner(
         client.store, dataplane.process_id, tick_s=settings.controller_tick_s
     )
@@ -90,6 +97,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(routing.load_initial)
+        if access is not None:
+            await asyncio.to_thread(access.load)
+            access.start_watching()
         # Everything loaded so far (libraries, models) lives as long as the process:
         # keep it out of the collector's full passes, which otherwise stall requests.
         gc.collect()
@@ -124,6 +134,8 @@ def create_app(
             if scheduler is not None and executor is not None:
                 await scheduler.close()
                 await asyncio.to_thread(executor.close)
+            if access is not None:
+                await access.close()
             await routing.close()  # drains every batcher before the process exits
             await dataplane.close()
             if predlog is not None:
@@ -233,10 +245,18 @@ def create_app(
     def version() -> Response:
         return PlainTextResponse(__version__)
 
-    return PredictApp(
+    document_access(api)
+    predict = PredictApp(
         dataplane,
         metrics,
         api,
         max_body_bytes=settings.max_body_bytes,
         default_deployment=settings.default_deployment,
+    )
+    return AuthApp(
+        predict,
+        access,
+        served_routes=list(app_routes(api.routes)),
+        open_metrics=settings.open_metrics,
+        default_deployment=settings.default_deployment or "",
     )

@@ -7,10 +7,10 @@ which ``shipyard serve`` sets before starting them.
 from __future__ import annotations
 
 from shipyard.config import ServerSettings, StoreSettings
-from shipyard.server.predict import PredictApp
+from shipyard.server.auth import AuthApp
 
 
-def app_factory() -> PredictApp:
+def app_factory() -> AuthApp:
     from shipyard.server.app import create_app
 
     return create_app(ServerSettings(), StoreSettings())

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from shipyard.config import StoreSettings
 from shipyard.store import migrate
+from shipyard.store.access_store import AccessStore
 from shipyard.store.artifacts import ArtifactRef, ArtifactStore, Tree
 from shipyard.store.database import Database
 from shipyard.store.dataset_store import DatasetStore
@@ -54,6 +55,7 @@ class Store:
     monitors: MonitorStore
     datasets: DatasetStore
     pipelines: PipelineStore
+    access: AccessStore
 
     def close(self) -> None:
         self.db.dispose()
@@ -82,4 +84,5 @@ def open_store(settings: StoreSettings) -> Store:
         MonitorStore(db),
         DatasetStore(db),
         PipelineStore(db),
+        AccessStore(db),
     )

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from shipyard.store.audit_context import actor_for
 from shipyard.store.schema import AuditEvent, Base
 
 
@@ -28,7 +29,7 @@ def record_event(
     session.execute(
         insert(Base.metadata.tables["audit_events"]).values(
             at=now_ms(),
-            actor=actor,
+            actor=actor_for(actor),
             action=action,
             object_type=object_type,
             object_id=object_id,

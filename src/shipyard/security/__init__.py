@@ -1,0 +1,1 @@
+"""Principals, API tokens and the one permission table (roles x permissions)."""

@@ -1,0 +1,217 @@
+"""Authentication and authorization for every HTTP route, in one place.
+
+A pure ASGI app in front of everything (no per-request task group or
+streams, which ``BaseHTTPMiddleware`` would add): it finds the route's rule
+in ``route_permissions.ROUTES``, lets the open liveness/readiness routes
+through, reads the bearer token from the in-memory ``AccessTable`` (no
+database query), and answers 401 without valid credentials or 403 naming the
+missing permission - before the route runs, so neither answer reveals whether
+the named model or deployment exists. A route the app has but the table does
+not is refused (fail closed). The caller is set as the audit actor for the
+request, so every change it makes is recorded under its name.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+from starlette.routing import BaseRoute, compile_path
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from shipyard.security.access_table import AccessTable
+from shipyard.security.principal import Principal
+from shipyard.server.protocols import mlflow, oip
+from shipyard.server.route_permissions import ROUTES, Rule
+from shipyard.store.audit_context import REQUEST_ACTOR
+
+logger = logging.getLogger(__name__)
+
+Compiled = tuple[str, re.Pattern[str], str]
+
+
+def app_routes(routes: list[BaseRoute]) -> Iterator[tuple[str, str]]:
+    """Every (method, path template) an app serves, included routers too (read from the app)."""
+    for route in routes:
+        original = getattr(route, "original_router", None)
+        if original is not None:
+            prefix = str(getattr(getattr(route, "include_context", None), "prefix", "") or "")
+            for method, path in app_routes(original.routes):
+                yield method, prefix + path
+            continue
+        template = getattr(route, "path", None)
+        if not isinstance(template, str):
+            continue
+        for method in getattr(route, "methods", None) or ():
+            if method != "HEAD":
+                yield method, template
+
+
+def document_access(api: FastAPI) -> None:
+    """Say in ``/openapi.json`` what this layer answers: the bearer scheme on every route
+    that needs a token, and its 401 and 403 (in the error shape of the route's protocol)."""
+    build = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema:
+            return api.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {})
+        components.setdefault("securitySchemes", {})["bearer"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token (shp_...) from `shipyard tokens create`.",
+        }
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                rule = ROUTES.get((method.upper(), path))
+                if rule is not None and rule.anyone:
+                    continue
+                operation["security"] = [{"bearer": []}]
+                body = "OipErrorBody" if path == "/v2" or path.startswith("/v2/") else "ErrorBody"
+                content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}}
+                responses = operation.setdefault("responses", {})
+                responses.setdefault("401", {"description": "Unauthorized", "content": content})
+                responses.setdefault("403", {"description": "Forbidden", "content": content})
+        return schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
+
+
+def _compile(pairs: list[tuple[str, str]]) -> list[Compiled]:
+    return [(method, compile_path(path)[0], path) for method, path in pairs]
+
+
+class AuthApp:
+    def __init__(
+        self,
+        app: ASGIApp,
+        table: AccessTable | None,
+        *,
+        served_routes: list[tuple[str, str]],
+        open_metrics: bool = False,
+        default_deployment: str = "",
+    ) -> None:
+        self.app = app
+        self.fallback = getattr(app, "fallback", app)  # the FastAPI app behind predict
+        self.table = table
+        self.open_metrics = open_metrics
+        self.default_deployment = default_deployment
+        self._rules = _compile(list(ROUTES))
+        self._served = _compile(served_routes)
+        self._cache: dict[tuple[str, str], tuple[str, dict[str, str]] | None] = {}
+
+    def _resolve(self, method: str, path: str) -> tuple[str, dict[str, str]] | None:
+        """(template, path parameters) of the rule for this request; cached per path, since a
+        server sees the same few deployment paths over and over."""
+        method = "GET" if method == "HEAD" else method
+        key = (method, path)
+        if key in self._cache:
+            return self._cache[key]
+        found = None
+        for wanted, pattern, template in self._rules:
+            if wanted == method:
+                match = pattern.match(path)
+                if match is not None:
+                    found = template, match.groupdict()
+                    break
+        if len(self._cache) < 10_000:
+            self._cache[key] = found
+        return found
+
+    def _served_without_rule(self, method: str, path: str) -> bool:
+        method = "GET" if method == "HEAD" else method
+        return any(m == method and p.match(path) for m, p, _ in self._served)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        resolved = self._resolve(method, path)
+        rule = ROUTES[(method if method != "HEAD" else "GET", resolved[0])] if resolved else None
+        if (
+            self.table is None
+            or (rule is not None and rule.anyone)
+            or (self.open_metrics and path == "/metrics")
+        ):
+            await self.app(scope, receive, send)
+            return
+        principal = self.table.authenticate(_header(scope, b"authorization"))
+        if principal is None:
+            await _deny(
+                send,
+                path,
+                401,
+                "valid credentials are required: send Authorization: "
+                "Bearer <token> (shipyard tokens create makes one)",
+            )
+            return
+        if rule is None:
+            if self._served_without_rule(method, path):  # fail closed
+                await _deny(send, path, 403, f"{method} {path} has no declared permission")
+                return
+            await self._call_as(principal, scope, receive, send)  # the app answers 404/405
+            return
+        assert resolved is not None
+        denial = self._denial(principal, rule, resolved[1], path)
+        if denial is not None:
+            logger.info("denied %s %s to %s: %s", method, resolved[0], principal.actor, denial)
+            await _deny(send, path, 403, f"{method} {resolved[0]}: {denial}")
+            return
+        await self._call_as(principal, scope, receive, send)
+
+    def _denial(
+        self, principal: Principal, rule: Rule, params: dict[str, str], path: str
+    ) -> str | None:
+        deployment = params.get(rule.deployment) if rule.deployment else None
+        if rule.deployment and deployment is None and path.strip("/") == "invocations":
+            deployment = self.default_deployment or None
+        model = params.get(rule.model) if rule.model else None
+        reasons = []
+        for permission in rule.permission_for(params):
+            reason = principal.denial(permission, model=model, deployment=deployment)
+            if reason is None:
+                return None
+            reasons.append(reason)
+        return reasons[0] if reasons else "no permission allows this route"
+
+    async def _call_as(
+        self, principal: Principal, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        marker = REQUEST_ACTOR.set(principal.actor)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            REQUEST_ACTOR.reset(marker)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def _deny(send: Send, path: str, status: int, message: str) -> None:
+    """401/403 in the shape of the protocol the path belongs to."""
+    if path.startswith("/v2"):
+        body = oip.error(message)
+    elif path.rstrip("/").endswith("invocations"):
+        body = mlflow.error(message, "UNAUTHENTICATED" if status == 401 else "PERMISSION_DENIED")
+    else:
+        kind = "Unauthorized" if status == 401 else "PermissionDenied"
+        body = {"error": {"type": kind, "message": message}}
+    payload = orjson.dumps(body)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+    ]
+    if status == 401:
+        headers.append((b"www-authenticate", b'Bearer realm="shipyard"'))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})

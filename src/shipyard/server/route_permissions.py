@@ -1,0 +1,108 @@
+"""The permission every HTTP route needs: one entry per (method, path template).
+
+``server/auth.py`` enforces it in front of everything; a route that is
+missing here is denied (fail closed), and ``tests/server/test_access.py``
+walks the app's routes so a route added without an entry fails the suite.
+``model``/``deployment`` name the path parameter that a narrowed token is
+checked against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shipyard.security.permissions import PROTECTED_ALIASES, Permission
+
+P = Permission
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a route needs. ``anyone``: open (liveness/readiness only)."""
+
+    permissions: tuple[Permission, ...] = ()
+    anyone: bool = False
+    model: str | None = None  # path parameter holding a model name
+    deployment: str | None = None  # path parameter holding a deployment name
+
+    def permission_for(self, params: dict[str, str]) -> tuple[Permission, ...]:
+        if P.REGISTER in self.permissions and params.get("alias") in PROTECTED_ALIASES:
+            return (P.SET_PROTECTED_ALIAS,)  # moving champion decides what production serves
+        return self.permissions
+
+
+OPEN = Rule(anyone=True)
+
+
+def needs(
+    *permissions: Permission, model: str | None = None, deployment: str | None = None
+) -> Rule:
+    return Rule(tuple(permissions), model=model, deployment=deployment)
+
+
+ROUTES: dict[tuple[str, str], Rule] = {
+    # liveness and readiness: the only open routes
+    ("GET", "/health"): OPEN,
+    ("GET", "/ping"): OPEN,
+    ("GET", "/v2/health/live"): OPEN,
+    ("GET", "/v2/health/ready"): OPEN,
+    # documentation and server facts
+    ("GET", "/openapi.json"): needs(P.READ),
+    ("GET", "/docs"): needs(P.READ),
+    ("GET", "/docs/oauth2-redirect"): needs(P.READ),
+    ("GET", "/redoc"): needs(P.READ),
+    ("GET", "/version"): needs(P.READ, P.PREDICT),
+    ("GET", "/metrics"): needs(P.READ),
+    # prediction protocols (the bare predict app) and their metadata
+    ("POST", "/v1/deployments/{name}/predict"): needs(P.PREDICT, deployment="name"),
+    ("POST", "/v1/deployments/{name}/invocations"): needs(P.PREDICT, deployment="name"),
+    ("POST", "/invocations"): needs(P.PREDICT, deployment="name"),
+    ("POST", "/v2/models/{name}/infer"): needs(P.PREDICT, deployment="name"),
+    ("POST", "/v2/models/{name}/versions/{version}/infer"): needs(P.PREDICT, deployment="name"),
+    ("POST", "/v1/deployments/{name}/feedback"): needs(P.FEEDBACK, deployment="name"),
+    ("GET", "/v2"): needs(P.PREDICT, P.READ),
+    ("GET", "/v2/models/{name}"): needs(P.PREDICT, P.READ, deployment="name"),
+    ("GET", "/v2/models/{name}/ready"): needs(P.PREDICT, P.READ, deployment="name"),
+    ("GET", "/v2/models/{name}/versions/{version}"): needs(P.PREDICT, P.READ, deployment="name"),
+    ("GET", "/v2/models/{name}/versions/{version}/ready"): needs(
+        P.PREDICT, P.READ, deployment="name"
+    ),
+    # deployments
+    ("GET", "/api/deployments"): needs(P.READ),
+    ("POST", "/api/deployments"): needs(P.DEPLOY),
+    ("GET", "/api/deployments/{name}"): needs(P.READ, deployment="name"),
+    ("PATCH", "/api/deployments/{name}"): needs(P.DEPLOY, deployment="name"),
+    ("DELETE", "/api/deployments/{name}"): needs(P.DEPLOY, deployment="name"),
+    ("PUT", "/api/deployments/{name}/policy"): needs(P.DEPLOY, deployment="name"),
+    ("POST", "/api/deployments/{name}/switch"): needs(P.DEPLOY, deployment="name"),
+    ("GET", "/api/deployments/{name}/drift"): needs(P.READ_PREDICTIONS, deployment="name"),
+    ("GET", "/api/deployments/{name}/quality"): needs(P.READ_PREDICTIONS, deployment="name"),
+    # registry
+    ("GET", "/api/models"): needs(P.READ),
+    ("GET", "/api/models/{name}"): needs(P.READ, model="name"),
+    ("GET", "/api/models/{name}/versions"): needs(P.READ, model="name"),
+    ("GET", "/api/models/{name}/versions/{version}"): needs(P.READ, model="name"),
+    ("PUT", "/api/models/{name}/aliases/{alias}"): needs(P.REGISTER, model="name"),
+    ("DELETE", "/api/models/{name}/aliases/{alias}"): needs(P.REGISTER, model="name"),
+    # rollouts
+    ("GET", "/api/rollouts"): needs(P.READ),
+    ("POST", "/api/rollouts"): needs(P.DEPLOY),
+    ("GET", "/api/rollouts/{rollout_id}"): needs(P.READ),
+    ("POST", "/api/rollouts/{rollout_id}/{action}"): needs(P.DEPLOY),
+    # monitoring
+    ("GET", "/api/monitors"): needs(P.READ),
+    ("POST", "/api/monitors/{name}"): needs(P.DEPLOY),
+    ("POST", "/api/monitors/{name}/run"): needs(P.DEPLOY),
+    ("GET", "/api/monitors/{name}/results"): needs(P.READ),
+    ("GET", "/api/alerts"): needs(P.READ),
+    # pipelines
+    ("GET", "/api/pipelines"): needs(P.READ),
+    ("GET", "/api/pipelines/{name}/runs"): needs(P.READ),
+    ("POST", "/api/pipelines/{name}/runs"): needs(P.RUN_PIPELINES),
+    ("GET", "/api/pipeline-runs/{run_id}"): needs(P.READ),
+    ("POST", "/api/pipeline-runs/{run_id}/{action}"): needs(P.RUN_PIPELINES),
+    # webhooks carry secrets and send data out: admins only
+    ("GET", "/api/webhooks"): needs(P.MANAGE_WEBHOOKS),
+    ("POST", "/api/webhooks"): needs(P.MANAGE_WEBHOOKS),
+    ("DELETE", "/api/webhooks/{webhook_id}"): needs(P.MANAGE_WEBHOOKS),
+}
