@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "serving"))
 from loadgen import tree_cpu_seconds
 
 
-def _prepare(home: Path) -> dict:
+def _prepare(home: Path) -> tuple[str, dict]:
     from sklearn.datasets import load_breast_cancer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -47,7 +47,8 @@ def _prepare(home: Path) -> dict:
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, y)
     client.register_model(model, name="m", sample_input=X[:50])
     client.create_deployment("d", "m/1")
-    return {
+    token = client.create_token("bench", "predictor").token  # the server requires one
+    return token, {
         "records": {"inputs": X[:1].to_dict(orient="records")},
         "columns": {"columns": list(X.columns), "data": X[:1].to_numpy().tolist()},
     }
@@ -60,7 +61,12 @@ class Measured:
 
 
 def _run(
-    home: Path, bodies: dict[str, dict], logging_on: bool, duration: int, concurrency: int
+    home: Path,
+    bodies: dict[str, dict],
+    logging_on: bool,
+    duration: int,
+    concurrency: int,
+    token: str,
 ) -> dict[str, Measured]:
     port = free_port()
     env = {**os.environ, "SHIPYARD_PREDICTION_LOG": "true" if logging_on else "false"}
@@ -88,7 +94,7 @@ def _run(
                 time.sleep(0.1)
         return {
             form: _drive(
-                f"{url}/v1/deployments/d/predict", process.pid, body, duration, concurrency
+                f"{url}/v1/deployments/d/predict", process.pid, body, duration, concurrency, token
             )
             for form, body in bodies.items()
         }
@@ -97,13 +103,14 @@ def _run(
         process.wait(timeout=60)
 
 
-def _drive(url: str, pid: int, body: dict, duration: int, concurrency: int) -> Measured:
+def _drive(url: str, pid: int, body: dict, duration: int, concurrency: int, token: str) -> Measured:
     """Requests per second from wrk (2 s warm-up, then ``duration`` s measured) and the
     server's CPU per request (less noisy than throughput on a shared 2-core machine)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(
             'wrk.method = "POST"\nwrk.headers["Content-Type"] = '
-            f'"application/json"\nwrk.body = {json.dumps(json.dumps(body))}\n'
+            f'"application/json"\nwrk.headers["Authorization"] = "Bearer {token}"\n'
+            f"wrk.body = {json.dumps(json.dumps(body))}\n"
         )
     command = ["wrk", "-t1", f"-c{concurrency}", "-s", script.name, url]
     try:
@@ -136,10 +143,10 @@ def main() -> None:
     cpus: dict[tuple[str, bool], list[float]] = {}
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)
-        bodies = _prepare(home)
+        token, bodies = _prepare(home)
         for _ in range(args.repeats):
             for logging_on in (False, True):
-                measured = _run(home, bodies, logging_on, args.duration, args.concurrency)
+                measured = _run(home, bodies, logging_on, args.duration, args.concurrency, token)
                 for form, m in measured.items():
                     rates.setdefault((form, logging_on), []).append(m.rate)
                     cpus.setdefault((form, logging_on), []).append(m.cpu_us)

@@ -101,6 +101,9 @@ def _dumps(value: Any) -> bytes:
 class Protocol:
     """How to ask a server for one row's probabilities, and read them back."""
 
+    def __init__(self, headers: dict[str, str] | None = None) -> None:
+        self.headers = dict(headers or {})  # e.g. Shipyard's bearer token
+
     def path(self, model: str) -> str:
         raise NotImplementedError
 
@@ -262,7 +265,7 @@ class ServerSpec:
                 response = client.post(
                     self.protocol.path(model),
                     content=self.protocol.body(model, row, columns),
-                    headers={"content-type": "application/json"},
+                    headers={"content-type": "application/json", **self.protocol.headers},
                 )
                 if response.status_code != 200:
                     raise RuntimeError(
@@ -465,14 +468,20 @@ def snapshot_shipyard(dest: Path, notify: Notify, attempts: int = 15) -> str:
     raise RuntimeError(f"src/shipyard never imported cleanly: {problem}")
 
 
+TOKEN_FILE = "bench-token"
+
+
 def prepare_shipyard(models: Models, home: Path) -> None:
-    """Register both models and create one deployment per model in a fresh workspace."""
+    """Register both models, create one deployment per model in a fresh workspace, and a
+    predict token as users make one (the server requires it); kept in ``home/bench-token``."""
     from shipyard import Client
 
     with Client(home) as client:
         for name, estimator in models.estimators.items():
             version = client.register_model(estimator, name=name, sample_input=models.frame[:50])
             client.create_deployment(name, f"{name}/{version.version}")
+        token = client.create_token("bench", "predictor")
+    (home / TOKEN_FILE).write_text(token.token)
 
 
 def prepare_mlflow(models: Models, venv: Path, folder: Path) -> dict[str, Path]:
@@ -550,7 +559,8 @@ def specs_for(
         argv = [str(shipyard), "--home", str(home), "serve", "--host", HOST, "--port", str(port)]
         if workers != "1":
             argv += ["--workers", workers]
-        protocol: Protocol = OpenInference() if key == "shipyard-oip" else ShipyardNative()
+        auth = {"authorization": f"Bearer {(home / TOKEN_FILE).read_text().strip()}"}
+        protocol: Protocol = OpenInference(auth) if key == "shipyard-oip" else ShipyardNative(auth)
         env = user_env({"PYTHONPATH": str(work / "shipyard-src")})
         if key == "shipyard-nolog":  # the prediction log (on by default) switched off
             env["SHIPYARD_PREDICTION_LOG"] = "false"

@@ -289,7 +289,7 @@ class Bench:
         protocol = spec.protocol
         bodies = [protocol.body(model, row, self.models.columns) for row in self.models.pool]
         script = loadgen.write_script(
-            self.work / f"{spec.key}-{model}.lua", protocol.path(model), bodies
+            self.work / f"{spec.key}-{model}.lua", protocol.path(model), bodies, protocol.headers
         )
         url = spec.base_url + protocol.path(model)
         wrk_log = self.logs / "wrk.log"

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from shipyard import Client
 from shipyard.config import ServerSettings
-from shipyard.security.permissions import ROLE_PERMISSIONS, Role
+from shipyard.security.permissions import ROLE_PERMISSIONS, Permission, Role
 from shipyard.server.app import create_app
 from shipyard.server.auth import AuthApp, app_routes
 from shipyard.server.route_permissions import ROUTES
@@ -216,3 +216,26 @@ def _wait_until(condition, timeout_s: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "not within the poll interval"
         time.sleep(0.05)
+
+
+def test_the_readme_role_table_is_the_permission_table() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    roles = list(Role)
+    documented: dict[Role, set[Permission]] = {role: set() for role in roles}
+    lines = readme.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| permission | viewer"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append(line)
+    for line in rows:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        permission = Permission(re.match(r"`(\w+)`", cells[0]).group(1))  # type: ignore[union-attr]
+        for role, cell in zip(roles, cells[1:], strict=True):
+            if cell == "✓":
+                documented[role].add(permission)
+    assert {p for row in documented.values() for p in row} == set(Permission)
+    assert documented == {role: set(ROLE_PERMISSIONS[role]) for role in roles}
