@@ -135,6 +135,14 @@ class ServerSettings(BaseSettings):
         ge=1,
         description="Seconds an idle keep-alive connection stays open (uvicorn's timeout).",
     )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a client has to send a request's head (slowloris guard).",
+    )
+    body_timeout_s: float = Field(
+        default=60.0, gt=0, description="Seconds a client has to send a request's body."
+    )
 
     @property
     def tls(self) -> bool:

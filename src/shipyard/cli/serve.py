@@ -1,4 +1,4 @@
-"""``shipyard serve``: the serving processes (uvicorn with uvloop and httptools)."""
+"""``shipyard serve``: the serving processes (uvicorn with uvloop and httptools, TLS)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import typer
 from shipyard.cli.app import console, err_console, fail, state
 from shipyard.config import HttpSettings, ServerSettings
 from shipyard.http import ssl_context
+from shipyard.server.protocol import DeadlineHttpProtocol
 from shipyard.server.tls import TlsFiles, check_tls_files, context_factory
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -115,7 +116,7 @@ def serve(
         port=settings.port,
         workers=settings.workers,
         loop="uvloop",
-        http="httptools",
+        http=DeadlineHttpProtocol,  # httptools, with deadlines for a request's head and body
         lifespan="on",
         access_log=False,
         log_level=log_level,
