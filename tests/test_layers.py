@@ -24,7 +24,7 @@ LAYERS = {
     "store": 0,
     "flavors": 0,
 }
-CORE_MODULES = {"config", "errors", "entities", "signature", "query", "names"}
+CORE_MODULES = {"config", "errors", "entities", "signature", "query", "names", "http"}
 
 
 def _layer(module: str) -> int | None:

@@ -128,3 +128,45 @@ class ServerSettings(BaseSettings):
     pipeline_tick_s: float = Field(
         default=1.0, gt=0, description="How often triggers are checked and queued runs claimed."
     )
+    tls_cert: Path | None = Field(
+        default=None, description="PEM certificate (chain) to serve HTTPS with; needs tls_key."
+    )
+    tls_key: Path | None = Field(
+        default=None, description="PEM private key of tls_cert (unencrypted; protect the file)."
+    )
+    tls_client_ca: Path | None = Field(
+        default=None,
+        description="PEM CA bundle for mutual TLS: clients must present a certificate it signed.",
+    )
+    keep_alive_s: int = Field(
+        default=5,
+        ge=1,
+        description="Seconds an idle keep-alive connection stays open (uvicorn's timeout).",
+    )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a client has to send a request's head (slowloris guard).",
+    )
+    body_timeout_s: float = Field(
+        default=60.0, gt=0, description="Seconds a client has to send a request's body."
+    )
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+
+class HttpSettings(BaseSettings):
+    """How Shipyard's own HTTP clients (webhooks, quickstart, the remote SDK) connect."""
+
+    model_config = SettingsConfigDict(env_prefix="SHIPYARD_", extra="ignore")
+
+    ca_bundle: Path | None = Field(
+        default=None,
+        description="PEM CA bundle that https:// servers are verified against. "
+        "Default: the system's trust store.",
+    )
+    http_timeout_s: float = Field(
+        default=10.0, gt=0, description="Connect/read/write timeout of one HTTP call."
+    )

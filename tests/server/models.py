@@ -69,3 +69,21 @@ class ThreadProbe:
             pools[pool["user_api"]].add(pool["num_threads"])
         described = ",".join(f"{api}={max(sizes)}" for api, sizes in pools.items() if sizes)
         return [described] * len(frame)
+
+
+class Leaky:
+    """For x == 13, raises with a workspace path and SQL in the text: neither may reach a caller."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def load(self, path: str) -> None:
+        return None
+
+    def predict(self, frame: pd.DataFrame) -> list[float]:
+        if not (frame["x"] == 13).any():
+            return frame["x"].tolist()
+        raise RuntimeError(
+            f"(sqlite3.OperationalError) database is locked [SQL: SELECT hash FROM tokens] "
+            f"in {self.path}/shipyard.db"
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -20,11 +21,15 @@ def start_server(
     env: dict[str, str] | None = None,
     base_env: dict[str, str] | None = None,
     auth: bool = False,
+    verify: ssl.SSLContext | None = None,
 ) -> tuple[subprocess.Popen[str], str]:
     """Start the server and wait until /health says ready; ``base_env`` replaces os.environ.
 
     Tests of serving behaviour run it with ``--no-auth`` (allowed: it listens on
-    127.0.0.1); ``auth=True`` starts it as users do, tokens required.
+    127.0.0.1); ``auth=True`` starts it as users do, tokens required. With
+    ``--tls-cert`` among the options the URL is https and /health is polled
+    with ``verify`` (a client context trusting the test CA, with a client
+    certificate for mutual TLS).
     """
     port = free_port()
     shipyard = str(Path(sys.executable).parent / "shipyard")
@@ -40,11 +45,13 @@ def start_server(
             **(env or {}),
         },
     )
-    url = f"http://127.0.0.1:{port}"
+    scheme = "https" if "--tls-cert" in extra else "http"
+    url = f"{scheme}://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+            health = httpx.get(f"{url}/health", timeout=1, verify=verify or True)
+            if health.status_code == 200:
                 return process, url
         except httpx.TransportError:
             pass

@@ -20,6 +20,7 @@ from shipyard.config import ServerSettings, StoreSettings
 from shipyard.errors import EncryptionKeyError, IntegrityError
 from shipyard.sdk.keys import create_key_file
 from shipyard.server.app import create_app
+from tests.conftest import bearer
 
 MARKER = "PLANTEDxq7MARKER"
 FAST = ServerSettings(prediction_log_flush_s=0.05, poll_interval_s=0.05)
@@ -47,7 +48,7 @@ def _fill(client: Client, tmp_path: Path) -> pd.DataFrame:
     pd.DataFrame({"text": [MARKER, "other"]}).to_csv(folder / "part-1.csv", index=False)
     client.add_dataset("folder", folder)
     client.create_deployment("m", "m/1")
-    with TestClient(create_app(FAST, client=client)) as server:
+    with TestClient(create_app(FAST, client=client), headers=bearer(client)) as server:
         response = server.post(
             "/v1/deployments/m/predict", json={"inputs": X[:4].to_dict(orient="records")}
         )
@@ -101,7 +102,7 @@ def test_the_server_serves_a_model_from_an_encrypted_workspace(
     encrypted: Client, tmp_path: Path
 ) -> None:
     X = _fill(encrypted, tmp_path)
-    with TestClient(create_app(FAST, client=encrypted)) as server:
+    with TestClient(create_app(FAST, client=encrypted), headers=bearer(encrypted)) as server:
         response = server.post(
             "/v1/deployments/m/predict", json={"inputs": X[:3].to_dict(orient="records")}
         )

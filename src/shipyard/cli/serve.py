@@ -1,16 +1,21 @@
-"""``shipyard serve``: the serving processes (uvicorn with uvloop and httptools)."""
+"""``shipyard serve``: the serving processes (uvicorn with uvloop and httptools, TLS)."""
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import ssl
 import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from shipyard.cli.app import console, fail, state
-from shipyard.config import ServerSettings
+from shipyard.cli.app import console, err_console, fail, state
+from shipyard.config import HttpSettings, ServerSettings
+from shipyard.http import ssl_context
+from shipyard.server.protocol import DeadlineHttpProtocol
+from shipyard.server.tls import TlsFiles, check_tls_files, context_factory
 
 
 def is_loopback(host: str) -> bool:
@@ -53,6 +58,24 @@ def serve(
         bool,
         typer.Option(help="Run pipeline triggers and executions here (else: shipyard worker)."),
     ] = True,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(help="Serve HTTPS with this PEM certificate (chain); needs --tls-key."),
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(help="The certificate's PEM private key (unencrypted).")
+    ] = None,
+    tls_client_ca: Annotated[
+        Path | None,
+        typer.Option(help="Mutual TLS: only clients with a certificate this PEM CA signed."),
+    ] = None,
+    ca_bundle: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="SHIPYARD_CA_BUNDLE",
+            help="PEM CA bundle for outgoing https calls (webhooks); default: system store.",
+        ),
+    ] = None,
 ) -> None:
     """Serve every deployment over the native, OIP v2 and MLflow protocols."""
     import uvicorn
@@ -62,6 +85,9 @@ def serve(
             f"--no-auth is refused with --host {host}: anyone who can reach it could change "
             "what production serves; use a token (shipyard tokens create) or a loopback host"
         )
+    files = _tls_files(tls_cert, tls_key, tls_client_ca)
+    if ca_bundle is not None:
+        ssl_context(HttpSettings(ca_bundle=ca_bundle))  # a bad bundle fails here, not per hook
     client = state.client  # validates the workspace before any worker starts
     settings = ServerSettings(
         host=host,
@@ -72,6 +98,9 @@ def serve(
         pipelines=pipelines,
         auth=auth,
         open_metrics=open_metrics,
+        tls_cert=files.cert if files else None,
+        tls_key=files.key if files else None,
+        tls_client_ca=files.client_ca if files else None,
     )
     env = {
         "SHIPYARD_HOME": str(client.settings.home.resolve()),
@@ -88,6 +117,13 @@ def serve(
         env["SHIPYARD_ARTIFACTS_URL"] = client.settings.artifacts_url
     if default_deployment:
         env["SHIPYARD_DEFAULT_DEPLOYMENT"] = default_deployment
+    if ca_bundle is not None:
+        env["SHIPYARD_CA_BUNDLE"] = str(ca_bundle.resolve())
+    if files is not None:
+        env["SHIPYARD_TLS_CERT"] = str(files.cert)
+        env["SHIPYARD_TLS_KEY"] = str(files.key)
+        if files.client_ca is not None:
+            env["SHIPYARD_TLS_CLIENT_CA"] = str(files.client_ca)
     # --model-threads wins over whatever the caller's environment says. Worker processes
     # started after this read the variables before loading a runtime; this process has
     # loaded them already, so each serving process also limits its live pools
@@ -98,9 +134,11 @@ def serve(
         env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="shipyard-metrics-")
     os.environ.update(env)
     deployments = [d.name for d in client.list_deployments()]
+    scheme = "https" if files else "http"
+    mtls = " (client certificates required)" if files and files.client_ca else ""
     console.print(
-        f"serving {deployments or 'no deployments yet'} on http://{host}:{port} "
-        f"with {workers} worker(s); docs at http://{host}:{port}/docs"
+        f"serving {deployments or 'no deployments yet'} on {scheme}://{host}:{port}{mtls} "
+        f"with {workers} worker(s); docs at {scheme}://{host}:{port}/docs"
     )
     if not auth:
         console.print("[yellow]authentication is off (--no-auth): for local experiments only[/]")
@@ -116,9 +154,39 @@ def serve(
         port=settings.port,
         workers=settings.workers,
         loop="uvloop",
-        http="httptools",
+        http=DeadlineHttpProtocol,  # httptools, with deadlines for a request's head and body
         lifespan="on",
         access_log=False,
         log_level=log_level,
         timeout_graceful_shutdown=30,
+        timeout_keep_alive=settings.keep_alive_s,
+        # TLS: uvicorn carries the file names into every worker, where our factory
+        # builds the context (TLS >= 1.2; client certificates required with a CA).
+        ssl_certfile=_name(settings.tls_cert),
+        ssl_keyfile=_name(settings.tls_key),
+        ssl_ca_certs=_name(settings.tls_client_ca),
+        ssl_cert_reqs=ssl.CERT_REQUIRED if settings.tls_client_ca else ssl.CERT_NONE,
+        ssl_context_factory=context_factory if settings.tls else None,
     )
+
+
+def _name(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
+
+
+def _tls_files(cert: Path | None, key: Path | None, client_ca: Path | None) -> TlsFiles | None:
+    """The checked TLS files, or None for plain HTTP; a bad combination or file exits 2."""
+    if cert is None and key is None:
+        if client_ca is not None:
+            fail("--tls-client-ca needs --tls-cert and --tls-key")
+        return None
+    if cert is None or key is None:
+        fail("--tls-cert and --tls-key go together: give both")
+    files = TlsFiles(
+        cert=cert.resolve(),
+        key=key.resolve(),
+        client_ca=client_ca.resolve() if client_ca is not None else None,
+    )
+    for warning in check_tls_files(files).warnings:
+        err_console.print(f"warning: {warning}")
+    return files

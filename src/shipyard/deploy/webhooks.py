@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 
+from shipyard.config import HttpSettings
+from shipyard.http import async_http_client
 from shipyard.store import Store
 
 logger = logging.getLogger(__name__)
@@ -45,8 +47,10 @@ class WebhookDispatcher:
         first_backoff_s: float = 0.5,
         timeout_s: float = 5.0,
         max_in_flight: int = 8,
+        http: HttpSettings | None = None,
     ) -> None:
         self.store = store
+        self.http = http or HttpSettings()
         self.holder = holder
         self.poll_s = poll_s
         self.attempts = attempts
@@ -65,7 +69,7 @@ class WebhookDispatcher:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
-        async with httpx.AsyncClient(timeout=self.timeout_s) as http:
+        async with async_http_client(self.http, timeout=self.timeout_s) as http:
             while True:
                 try:
                     await self._poll(http)

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from shipyard import __version__
-from shipyard.config import ServerSettings, StoreSettings
+from shipyard.config import HttpSettings, ServerSettings, StoreSettings
 from shipyard.deploy.rollouts import RolloutController
 from shipyard.deploy.webhooks import WebhookDispatcher
 from shipyard.errors import NotFound
@@ -65,6 +65,7 @@ def create_app(
     *,
     client: Client | None = None,
     prediction_log: PredictionLogger | None = None,
+    http_settings: HttpSettings | None = None,
 ) -> AuthApp:
     """Build a serving process's app from real collaborators (tests pass their own)."""
     settings = settings or ServerSettings()
@@ -111,7 +112,7 @@ def create_app(
         controller = RolloutController(
             client.store, dataplane.process_id, tick_s=settings.controller_tick_s
         )
-        dispatcher = WebhookDispatcher(client.store, dataplane.process_id)
+        dispatcher = WebhookDispatcher(client.store, dataplane.process_id, http=http_settings)
         controller.start()
         dispatcher.start()
         monitor_runner.start()

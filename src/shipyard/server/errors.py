@@ -10,6 +10,8 @@ in the OpenAPI document for the statuses a route declares.
 
 from __future__ import annotations
 
+import logging
+import uuid
 from http import HTTPStatus
 from typing import Any
 
@@ -21,8 +23,10 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from shipyard.errors import Conflict, InvalidInput, NotFound, ShipyardError
-from shipyard.serving.dataplane import DeploymentNotReady
+from shipyard.serving.dataplane import DeploymentNotReady, ModelFailed
 from shipyard.serving.validation import RequestValidationError
+
+logger = logging.getLogger(__name__)
 
 
 class BodyTooLarge(InvalidInput):
@@ -84,6 +88,19 @@ def error_response(path: str, type_: str, message: str, status: int) -> JSONResp
     return JSONResponse({"error": {"type": type_, "message": message}}, status_code=status)
 
 
+def internal_message(error: BaseException, request_id: str) -> str:
+    """What a 5xx body says: never the error's own text (paths, SQL, a model's message).
+
+    The full error goes to the server log under the same request id.
+    """
+    what = error.public if isinstance(error, ModelFailed) else "internal server error"
+    return f"{what} (request id {request_id}; details are in the server log)"
+
+
+def _request_id(request: Request) -> str:
+    return request.headers.get("x-request-id", "")[:128] or uuid.uuid4().hex
+
+
 def _describe(error: dict[str, Any]) -> str:
     where = ".".join(str(part) for part in error.get("loc", ()))
     return f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg"))
@@ -104,7 +121,22 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ShipyardError)
     async def shipyard_error(request: Request, exc: ShipyardError) -> JSONResponse:
-        return error_response(request.url.path, type(exc).__name__, str(exc), http_status(exc))
+        status = http_status(exc)
+        if status < 500:
+            return error_response(request.url.path, type(exc).__name__, str(exc), status)
+        request_id = _request_id(request)
+        logger.error("request %s to %s failed: %s", request_id, request.url.path, exc)
+        message = internal_message(exc, request_id)
+        return error_response(request.url.path, "InternalError", message, status)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette logs the traceback after this answers; the body names none of it.
+        request_id = _request_id(request)
+        path = request.url.path
+        logger.error("request %s to %s failed: %s", request_id, path, type(exc).__name__)
+        message = internal_message(exc, request_id)
+        return error_response(request.url.path, "InternalError", message, 500)
 
     @app.exception_handler(FastAPIValidationError)
     async def validation_error(request: Request, exc: FastAPIValidationError) -> JSONResponse:

@@ -17,7 +17,7 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shipyard.errors import InvalidInput, NotFound, ShipyardError
-from shipyard.server.errors import BodyTooLarge, http_status
+from shipyard.server.errors import BodyTooLarge, http_status, internal_message
 from shipyard.server.protocols import mlflow, native, oip
 from shipyard.serving.dataplane import DataPlane
 from shipyard.serving.metrics import ServingMetrics
@@ -161,7 +161,7 @@ class PredictApp:
             status = http_status(exc)
             if status >= 500:
                 logger.error("request %s to %s failed: %s", request_id, deployment, exc)
-            message = str(exc) if status < 500 else f"{exc} (request id {request_id})"
+            message = str(exc) if status < 500 else internal_message(exc, request_id)
             response = _error_body(protocol, message, request_id, status)
         await _send_json(send, status, response, request_id)
         self.metrics.in_flight_change(tracked, -1)

@@ -41,7 +41,16 @@ class DeploymentNotReady(ShipyardError):
 
 
 class ModelFailed(ShipyardError):
-    """The model raised while predicting; the server keeps serving."""
+    """The model raised while predicting; the server keeps serving.
+
+    ``str()`` has the model's own message, for the log; ``public`` only the model and
+    the exception type, for response bodies: a model's message can hold file paths,
+    data or SQL that the caller must not see.
+    """
+
+    def __init__(self, key: str, cause: BaseException) -> None:
+        super().__init__(f"model {key} failed: {type(cause).__name__}: {cause}")
+        self.public = f"model {key} failed: {type(cause).__name__}"
 
 
 @dataclass(frozen=True)
@@ -110,7 +119,7 @@ class DataPlane:
             raise
         except Exception as exc:
             self.stats.version(deployment, model.version.version).record_error()
-            raise ModelFailed(f"model {model.key} failed: {type(exc).__name__}: {exc}") from exc
+            raise ModelFailed(model.key, exc) from exc
         latency = time.perf_counter() - started
         self.stats.version(deployment, model.version.version).record(
             latency, output.predictions, output.probabilities
