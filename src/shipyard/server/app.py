@@ -28,6 +28,7 @@ from shipyard.monitoring.predlog import PredictionLogger
 from shipyard.pipelines.scheduler import PipelineExecutor, PipelineScheduler
 from shipyard.sdk.client import Client
 from shipyard.security.access_table import AccessTable
+from shipyard.security.denials import DenialLog
 from shipyard.server import control
 from shipyard.server.auth import AuthApp, app_routes, document_access
 from shipyard.server.errors import OipErrorBody, error_responses, install_error_handlers
@@ -88,6 +89,7 @@ def create_app(
         if settings.auth
         else None
     )
+    denials = DenialLog(client.store) if settings.auth else None
     monitor_runner = MonitorRunner(
         client.store, dataplane.process_id, tick_s=settings.controller_tick_s
     )
@@ -101,6 +103,8 @@ def create_app(
         if access is not None:
             await asyncio.to_thread(access.load)
             access.start_watching()
+        if denials is not None:
+            denials.start()
         # Everything loaded so far (libraries, models) lives as long as the process:
         # keep it out of the collector's full passes, which otherwise stall requests.
         gc.collect()
@@ -137,6 +141,8 @@ def create_app(
                 await asyncio.to_thread(executor.close)
             if access is not None:
                 await access.close()
+            if denials is not None:
+                await denials.close()
             await routing.close()  # drains every batcher before the process exits
             await dataplane.close()
             if predlog is not None:
@@ -260,4 +266,5 @@ def create_app(
         served_routes=list(app_routes(api.routes)),
         open_metrics=settings.open_metrics,
         default_deployment=settings.default_deployment or "",
+        denials=denials,
     )

@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shipyard.security.access_table import AccessTable
+from shipyard.security.denials import Denial, DenialLog
 from shipyard.security.principal import Principal
 from shipyard.server.protocols import mlflow, oip
 from shipyard.server.route_permissions import ROUTES, Rule
@@ -95,8 +96,10 @@ class AuthApp:
         served_routes: list[tuple[str, str]],
         open_metrics: bool = False,
         default_deployment: str = "",
+        denials: DenialLog | None = None,
     ) -> None:
         self.app = app
+        self.denials = denials
         self.fallback = getattr(app, "fallback", app)  # the FastAPI app behind predict
         self.table = table
         self.open_metrics = open_metrics
@@ -179,6 +182,21 @@ class AuthApp:
                 return None
             reasons.append(reason)
         return reasons[0] if reasons else "no permission allows this route"
+
+    def _record(self, scope: Scope, actor: str, status: int, route: str, reason: str) -> None:
+        if self.denials is not None:
+            client = scope.get("client")
+            self.denials.record(
+                Denial(
+                    actor,
+                    status,
+                    scope["method"],
+                    route,
+                    reason,
+                    client[0] if client else None,
+                    _header(scope, b"x-request-id"),
+                )
+            )
 
     async def _call_as(
         self, principal: Principal, scope: Scope, receive: Receive, send: Send

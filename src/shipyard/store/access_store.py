@@ -3,6 +3,9 @@ how serving processes learn within one poll interval that a token was revoked.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
@@ -156,6 +159,33 @@ class AccessStore:
                 bump_revision(session)
             session.flush()
             return _token(row)
+
+    def record_denials(self, denials: Sequence[Any], dropped: int = 0) -> None:
+        """One audit row per denied request (``security.denials.Denial``), in one transaction."""
+        with self.db.write() as session:
+            for denial in denials:
+                record_event(
+                    session,
+                    actor=denial.actor,
+                    action="access.denied",
+                    object_type="route",
+                    object_id=f"{denial.method} {denial.route}",
+                    details={
+                        "status": denial.status,
+                        "reason": denial.reason,
+                        "client": denial.client,
+                        "request_id": denial.request_id,
+                    },
+                )
+            if dropped:
+                record_event(
+                    session,
+                    actor="server",
+                    action="access.denied_dropped",
+                    object_type="route",
+                    object_id="*",
+                    details={"count": dropped},
+                )
 
     def touch_tokens(self, last_used: dict[str, int]) -> None:
         """Record when tokens were last used (batched by the server, not per request)."""
