@@ -10,6 +10,7 @@ import typer
 
 from shipyard import __version__
 from shipyard.cli.app import console, handle_error, state
+from shipyard.cli.audit import audit_app
 from shipyard.cli.datasets import datasets_app, lineage
 from shipyard.cli.deployments import deployments_app
 from shipyard.cli.models import models_app
@@ -38,6 +39,7 @@ app.add_typer(feedback_app, name="feedback")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(pipelines_app, name="pipelines")
+app.add_typer(audit_app, name="audit")
 app.command("lineage")(lineage)
 app.command("quickstart")(quickstart)
 app.command("serve")(serve)
