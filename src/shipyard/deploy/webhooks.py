@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from shipyard.store import Store
+from shipyard.store.webhook_store import redacted_url
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class WebhookDispatcher:
         self.failed += 1
         logger.error(
             "webhook %s: event %s (%s) not delivered after %d attempts: %s",
-            url,
+            redacted_url(url),
             event["id"],
             event["action"],
             self.attempts,
