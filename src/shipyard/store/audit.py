@@ -28,6 +28,9 @@ from shipyard.store.schema import AuditEvent, Base
 
 AUDIT_TABLE = Base.metadata.tables["audit_events"]
 _PG_CHAIN_LOCK = 0x41554454  # "AUDT": the advisory-lock class; the schema picks the key
+_PG_LOCK = text("SELECT pg_advisory_xact_lock(:cls, hashtext(current_schema()))")
+_HEAD = select(AUDIT_TABLE.c.id, AUDIT_TABLE.c.hash).order_by(AUDIT_TABLE.c.id.desc()).limit(1)
+_INSERT = insert(AUDIT_TABLE)
 
 
 def now_ms() -> int:
@@ -69,10 +72,13 @@ def record_event(
     ``audit_context``; its ``actor``, when set, overrides ``actor``.
     """
     context = current_audit_context()
-    _lock_chain(session)
-    head = session.execute(
-        select(AUDIT_TABLE.c.id, AUDIT_TABLE.c.hash).order_by(AUDIT_TABLE.c.id.desc()).limit(1)
-    ).first()
+    # Core statements built once, on the session's connection: this runs on every
+    # mutation, and the ORM execute path and per-call ``.values()`` doubled its cost.
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_LOCK, {"cls": _PG_CHAIN_LOCK})
+    # SQLite: the write transaction (BEGIN IMMEDIATE) already holds the database lock.
+    head = conn.execute(_HEAD).first()
     prev_hash = head.hash if head is not None else GENESIS
     row: dict[str, Any] = {
         "id": head.id + 1 if head is not None else 1,
@@ -85,20 +91,8 @@ def record_event(
         "request_id": request_id or context.request_id,
         "client_address": client_address or context.client_address,
     }
-    # A Core insert: no ORM object and unit-of-work flush per mutation.
-    session.execute(
-        insert(AUDIT_TABLE).values(**row, prev_hash=prev_hash, hash=chain_hash(prev_hash, row))
-    )
+    conn.execute(_INSERT, {**row, "prev_hash": prev_hash, "hash": chain_hash(prev_hash, row)})
     return int(row["id"])
-
-
-def _lock_chain(session: Session) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:cls, hashtext(current_schema()))"),
-            {"cls": _PG_CHAIN_LOCK},
-        )
-    # SQLite: the write transaction (BEGIN IMMEDIATE) already holds the database lock.
 
 
 def list_events(
