@@ -23,6 +23,7 @@ import httpx
 from shipyard.config import HttpSettings
 from shipyard.http import async_http_client
 from shipyard.store import Store
+from shipyard.store.webhook_store import redacted_url
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class WebhookDispatcher:
         self.failed += 1
         logger.error(
             "webhook %s: event %s (%s) not delivered after %d attempts: %s",
-            url,
+            redacted_url(url),
             event["id"],
             event["action"],
             self.attempts,

@@ -37,11 +37,11 @@ from shipyard.registry import service as registry
 from shipyard.registry.loaded import LoadedModel
 from shipyard.registry.uri import parse_model_uri
 from shipyard.sdk.access import AccessMethods
+from shipyard.sdk.audit import AuditMethods
 from shipyard.sdk.keys import KeyMethods
 from shipyard.sdk.pipelines import PipelineMethods
 from shipyard.sdk.run import CURRENT_RUN, ActiveRun
 from shipyard.store import Store, open_store
-from shipyard.store.audit import list_events
 from shipyard.store.dataset_store import DatasetRecord
 from shipyard.store.monitor_store import AlertRecord, MonitorRecord
 from shipyard.store.rollout_store import RolloutEventRecord, RolloutRecord
@@ -125,7 +125,7 @@ class RunComparison:
         }
 
 
-class Client(PipelineMethods, KeyMethods, AccessMethods):
+class Client(PipelineMethods, KeyMethods, AccessMethods, AuditMethods):
     def __init__(
         self,
         home: str | os.PathLike[str] | None = None,
@@ -586,5 +586,5 @@ class Client(PipelineMethods, KeyMethods, AccessMethods):
 
     # -- audit -------------------------------------------------------------------
     def audit_events(self, limit: int = 100) -> list[dict[str, Any]]:
-        with self.store.db.read() as session:
-            return list_events(session, limit=limit)
+        """The newest audit rows as dicts (see ``audit_log`` for filters)."""
+        return [entry.to_dict() for entry in self.audit_log(limit=limit)]

@@ -7,8 +7,9 @@ through, reads the bearer token from the in-memory ``AccessTable`` (no
 database query), and answers 401 without valid credentials or 403 naming the
 missing permission - before the route runs, so neither answer reveals whether
 the named model or deployment exists. A route the app has but the table does
-not is refused (fail closed). The caller is set as the audit actor for the
-request, so every change it makes is recorded under its name.
+not is refused (fail closed). The caller, request id and client address are
+set as the audit context of the request, so every change it makes is
+recorded under its name.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from shipyard.security.denials import Denial, DenialLog
 from shipyard.security.principal import Principal
 from shipyard.server.protocols import mlflow, oip
 from shipyard.server.route_permissions import ROUTES, Rule
-from shipyard.store.audit_context import REQUEST_ACTOR
+from shipyard.store.audit_context import audit_context
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +146,9 @@ class AuthApp:
             await self.app(scope, receive, send)
             return
         principal = self.table.authenticate(_header(scope, b"authorization"))
+        route = resolved[0] if resolved else path
         if principal is None:
+            self._record(scope, "anonymous", 401, route, "no valid token")
             await _deny(
                 send,
                 path,
@@ -156,6 +159,7 @@ class AuthApp:
             return
         if rule is None:
             if self._served_without_rule(method, path):  # fail closed
+                self._record(scope, principal.actor, 403, path, "no declared permission")
                 await _deny(send, path, 403, f"{method} {path} has no declared permission")
                 return
             await self._call_as(principal, scope, receive, send)  # the app answers 404/405
@@ -163,8 +167,9 @@ class AuthApp:
         assert resolved is not None
         denial = self._denial(principal, rule, resolved[1], path)
         if denial is not None:
-            logger.info("denied %s %s to %s: %s", method, resolved[0], principal.actor, denial)
-            await _deny(send, path, 403, f"{method} {resolved[0]}: {denial}")
+            logger.info("denied %s %s to %s: %s", method, route, principal.actor, denial)
+            self._record(scope, principal.actor, 403, route, denial)
+            await _deny(send, path, 403, f"{method} {route}: {denial}")
             return
         await self._call_as(principal, scope, receive, send)
 
@@ -201,11 +206,13 @@ class AuthApp:
     async def _call_as(
         self, principal: Principal, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        marker = REQUEST_ACTOR.set(principal.actor)
-        try:
+        client = scope.get("client")
+        with audit_context(
+            request_id=_header(scope, b"x-request-id"),
+            client_address=f"{client[0]}:{client[1]}" if client else None,
+            actor=principal.actor,
+        ):
             await self.app(scope, receive, send)
-        finally:
-            REQUEST_ACTOR.reset(marker)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

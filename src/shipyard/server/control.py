@@ -59,12 +59,12 @@ from shipyard.server.schemas import (
     WindowSeconds,
 )
 from shipyard.serving.dataplane import DataPlane
-from shipyard.store.audit_context import REQUEST_ACTOR
+from shipyard.store.audit_context import current_audit_context
 
 
 def caller() -> str | None:
     """The authenticated caller (set by ``server/auth.py``), None with auth off."""
-    return REQUEST_ACTOR.get()
+    return current_audit_context().actor
 
 
 def client_of(request: Request) -> Client:

@@ -176,6 +176,8 @@ class AccessStore:
                         "client": denial.client,
                         "request_id": denial.request_id,
                     },
+                    request_id=denial.request_id,
+                    client_address=denial.client,
                 )
             if dropped:
                 record_event(

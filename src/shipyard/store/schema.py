@@ -188,7 +188,13 @@ class AliasEvent(Base):
 
 
 class AuditEvent(Base):
-    """Who changed what, when; written in the same transaction as the change."""
+    """Who changed what, when; written in the same transaction as the change.
+
+    Append-only (triggers refuse UPDATE and DELETE) and hash-chained: ``hash``
+    covers ``prev_hash`` and the row's fields (see ``audit_chain``). Ids are
+    assigned by ``record_event`` as head + 1 under the chain lock, not by the
+    database, so they are gapless and in commit order.
+    """
 
     __tablename__ = "audit_events"
 
@@ -199,6 +205,10 @@ class AuditEvent(Base):
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[str] = mapped_column(String(256))
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    client_address: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class Deployment(Base):

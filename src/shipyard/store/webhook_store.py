@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select
 
@@ -10,6 +12,22 @@ from shipyard.errors import NotFound
 from shipyard.store.audit import now_ms, record_event
 from shipyard.store.database import Database
 from shipyard.store.schema import AuditEvent, Webhook
+
+
+def redacted_url(url: str) -> str:
+    """The URL's scheme and host only: webhook URLs often carry their secret in the
+    path (Slack's ``/services/T…/B…/token``), the query or the user-info, and what
+    is recorded in audit rows and logs must not reveal it."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    port = f":{parts.port}" if parts.port else ""
+    rest = "/…" if (parts.path.strip("/") or parts.query or parts.username) else ""
+    return f"{parts.scheme}://{host}{port}{rest}"
+
+
+def url_fingerprint(url: str) -> str:
+    """A short digest that tells two URLs apart without showing either."""
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 class WebhookStore:
@@ -27,7 +45,11 @@ class WebhookStore:
                 action="webhook.add",
                 object_type="webhook",
                 object_id=str(row.id),
-                details={"url": url, "events": events},
+                details={
+                    "url": redacted_url(url),
+                    "url_sha256": url_fingerprint(url),
+                    "events": events,
+                },
             )
             return row.id
 

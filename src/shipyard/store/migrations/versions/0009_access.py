@@ -1,7 +1,7 @@
 """Users and API tokens (hashes only).
 
-Revision ID: 0008_access
-Revises: 0007_pipelines
+Revision ID: 0009_access
+Revises: 0008_audit_chain
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_access"
-down_revision = "0007_pipelines"
+revision = "0009_access"
+down_revision = "0008_audit_chain"
 branch_labels = None
 depends_on = None
 
