@@ -100,6 +100,12 @@ class ServerSettings(BaseSettings):
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
     )
+    max_rows_per_request: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most rows one predict request may carry (413 above); batch scoring is "
+        "for more.",
+    )
     poll_interval_s: float = Field(
         default=0.5, gt=0, description="How often each process checks the store for changes."
     )

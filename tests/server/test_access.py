@@ -4,6 +4,8 @@ route added without a permission entry fails here (and is refused by the server)
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections.abc import Iterator
 
@@ -261,3 +263,22 @@ def test_denied_requests_are_audited_without_the_token(served) -> None:
     assert by_request["deny-2"]["details"]["status"] == 403
     assert by_request["deny-2"]["actor"].startswith("token:test-")
     assert "shp_" not in str(recorded())  # no token, not even a bad one, is written
+
+
+def test_no_token_reaches_the_logs(served, caplog) -> None:
+    """Valid, revoked and forged tokens, allowed and denied, at DEBUG: none is ever logged."""
+    http, client = served
+    caplog.set_level(logging.DEBUG)
+    viewer = client.create_token("log-probe", "viewer")
+    headers = {"authorization": f"Bearer {viewer.token}"}
+    _wait_until_known(http, headers)
+    http.get("/api/models", headers=headers)
+    http.delete("/api/deployments/cancer", headers=headers)  # denied
+    client.revoke_token("log-probe")
+    _wait_until(lambda: http.get("/api/models", headers=headers).status_code == 401)
+    forged = "shp_" + "C" * 36
+    http.get("/api/models", headers={"authorization": f"Bearer {forged}"})
+    logged = caplog.text + json.dumps(client.audit_events(limit=100))
+    assert viewer.token not in logged and viewer.token[4:] not in logged
+    assert forged not in logged
+    assert "log-probe" in logged  # the token's name is what the trail shows

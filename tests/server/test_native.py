@@ -8,6 +8,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from shipyard.config import ServerSettings
+from shipyard.server.app import create_app
+from tests.conftest import bearer
+
 
 def test_records_and_columns_forms(
     server: TestClient, records, fitted_pipeline, breast_cancer
@@ -154,3 +158,13 @@ def test_a_bad_request_in_a_batch_does_not_fail_its_neighbours(server: TestClien
         statuses = list(pool.map(call, [13.0 if i % 7 == 0 else i + 0.5 for i in range(50)]))
     assert statuses.count(500) == len([i for i in range(50) if i % 7 == 0])
     assert statuses.count(200) == 50 - statuses.count(500)
+
+
+def test_too_many_rows_in_one_request_answer_413(workspace, records) -> None:
+    app = create_app(ServerSettings(max_rows_per_request=3), client=workspace)
+    with TestClient(app, headers=bearer(workspace)) as server:
+        ok = server.post("/v1/deployments/cancer/predict", json={"inputs": records[:3]})
+        assert ok.status_code == 200
+        big = server.post("/v1/deployments/cancer/predict", json={"inputs": records[:4]})
+        assert big.status_code == 413
+        assert "4 rows; the limit is 3 (SHIPYARD_MAX_ROWS_PER_REQUEST)" in big.text

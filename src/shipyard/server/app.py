@@ -258,6 +258,7 @@ def create_app(
         metrics,
         api,
         max_body_bytes=settings.max_body_bytes,
+        max_rows=settings.max_rows_per_request,
         default_deployment=settings.default_deployment,
     )
     return AuthApp(

@@ -33,12 +33,14 @@ class PredictApp:
         fallback: ASGIApp,
         *,
         max_body_bytes: int,
+        max_rows: int = 10_000,
         default_deployment: str | None = None,
     ) -> None:
         self.dataplane = dataplane
         self.metrics = metrics
         self.fallback = fallback
         self.max_body_bytes = max_body_bytes
+        self.max_rows = max_rows
         self.default_deployment = default_deployment
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -141,6 +143,11 @@ class PredictApp:
                     rows, wanted = oip.decode(payload, model)
                 else:
                     rows, params = mlflow.decode_json(payload, model)
+            if len(rows) > self.max_rows:
+                raise BodyTooLarge(
+                    f"the request has {len(rows)} rows; the limit is {self.max_rows} "
+                    "(SHIPYARD_MAX_ROWS_PER_REQUEST)"
+                )
             key = None
             if route.key_source == "header":
                 key = _header(scope, route.key_name or "")
