@@ -26,10 +26,14 @@ from shipyard.store.revision import read_revision
 logger = logging.getLogger(__name__)
 
 
+MAX_VERIFIED = 10_000
+
+
 @dataclass(frozen=True, slots=True)
 class _Entry:
     principal: Principal
     expires_at_ms: int | None
+    token_hash: str
 
 
 def _entry(record: TokenRecord) -> _Entry:
@@ -42,6 +46,7 @@ def _entry(record: TokenRecord) -> _Entry:
             deployments=frozenset(record.deployments) if record.deployments is not None else None,
         ),
         record.expires_at,
+        record.token_hash,
     )
 
 
@@ -51,6 +56,11 @@ class AccessTable:
         self.poll_interval_s = poll_interval_s
         self.revision = -1
         self._entries: dict[str, _Entry] = {}
+        # Authorization headers already verified against this very table: a repeat
+        # caller costs one dict lookup instead of a checksum and a SHA-256 (the predict
+        # path's budget is microseconds). Replaced, not updated, on every reload, so a
+        # revoked token cannot outlive the table it was verified against.
+        self._verified: dict[str, _Entry] = {}
         self._used: dict[str, int] = {}
         self._watcher: asyncio.Task[None] | None = None
         self._last_touch = time.monotonic()
@@ -65,24 +75,34 @@ class AccessTable:
             if record.revoked_at is None and (record.user is None or record.user not in disabled)
         }
         self._entries = entries  # the atomic switch
+        self._verified = {}
         self.revision = revision
 
     def authenticate(self, authorization: str | None) -> Principal | None:
         """The principal of an ``Authorization: Bearer shp_...`` header, or None."""
-        if not authorization or not authorization.startswith(("Bearer ", "bearer ")):
+        if not authorization:
+            return None
+        entry = self._verified.get(authorization)
+        if entry is None:
+            entry = self._verify(authorization)
+            if entry is None:
+                return None
+        now_ms = int(time.time() * 1000)
+        if entry.expires_at_ms is not None and now_ms >= entry.expires_at_ms:
+            return None
+        self._used[entry.token_hash] = now_ms
+        return entry.principal
+
+    def _verify(self, authorization: str) -> _Entry | None:
+        if not authorization.startswith(("Bearer ", "bearer ")):
             return None
         token = authorization[7:].strip()
         if not tokens.well_formed(token):
             return None
-        digest = tokens.token_hash(token)
-        entry = self._entries.get(digest)
-        if entry is None:
-            return None
-        now_ms = int(time.time() * 1000)
-        if entry.expires_at_ms is not None and now_ms >= entry.expires_at_ms:
-            return None
-        self._used[digest] = now_ms
-        return entry.principal
+        entry = self._entries.get(tokens.token_hash(token))
+        if entry is not None and len(self._verified) < MAX_VERIFIED:
+            self._verified[authorization] = entry
+        return entry
 
     # -- watching ------------------------------------------------------------------
     def start_watching(self) -> None:

@@ -171,7 +171,10 @@ class AuthApp:
             self._record(scope, principal.actor, 403, route, denial)
             await _deny(send, path, 403, f"{method} {route}: {denial}")
             return
-        await self._call_as(principal, scope, receive, send)
+        if rule.audited:
+            await self._call_as(principal, scope, receive, send)
+        else:  # predictions change nothing the audit trail records: skip its context
+            await self.app(scope, receive, send)
 
     def _denial(
         self, principal: Principal, rule: Rule, params: dict[str, str], path: str

@@ -25,6 +25,11 @@ class Rule:
     model: str | None = None  # path parameter holding a model name
     deployment: str | None = None  # path parameter holding a deployment name
 
+    @property
+    def audited(self) -> bool:
+        """Whether the route may change something the audit trail records (not predict)."""
+        return self.permissions != (P.PREDICT,)
+
     def permission_for(self, params: dict[str, str]) -> tuple[Permission, ...]:
         if P.REGISTER in self.permissions and params.get("alias") in PROTECTED_ALIASES:
             return (P.SET_PROTECTED_ALIAS,)  # moving champion decides what production serves
