@@ -140,3 +140,11 @@ def test_filters_and_bad_urls(workspace: Client) -> None:
     assert matches("alias.set", []) and not matches("run.start", ["*"])
     with pytest.raises(InvalidInput, match="http"):
         workspace.add_webhook("ftp://example/hook")
+
+
+def test_webhook_lists_do_not_hand_out_the_secret_in_the_url(workspace: Client) -> None:
+    secret_url = "https://hooks.example.test/services/T000/B000/s3cr3tT0ken?key=abc"
+    workspace.add_webhook(secret_url)
+    [(_, shown, _)] = workspace.list_webhooks()
+    assert shown == "https://hooks.example.test/…"
+    assert "s3cr3t" not in json.dumps(workspace.audit_events())

@@ -45,6 +45,7 @@ from shipyard.store import Store, open_store
 from shipyard.store.dataset_store import DatasetRecord
 from shipyard.store.monitor_store import AlertRecord, MonitorRecord
 from shipyard.store.rollout_store import RolloutEventRecord, RolloutRecord
+from shipyard.store.webhook_store import redacted_url
 from shipyard.tracking.service import check_key, metric_value, param_value, start_run_record
 
 if TYPE_CHECKING:
@@ -579,7 +580,10 @@ class Client(PipelineMethods, KeyMethods, AccessMethods, AuditMethods):
         return self.store.webhooks.add(url, events or ["*"], actor=self.actor)
 
     def list_webhooks(self) -> list[tuple[int, str, list[str]]]:
-        return self.store.webhooks.list()
+        """(id, URL, events), the URL shown as scheme and host only: webhook URLs often
+        carry their secret (Slack's ``/services/.../token``), and lists are not the place
+        to hand it out again. The dispatcher reads the full URL from the store."""
+        return [(i, redacted_url(u), e) for i, u, e in self.store.webhooks.list()]
 
     def remove_webhook(self, webhook_id: int) -> None:
         self.store.webhooks.remove(webhook_id, actor=self.actor)
