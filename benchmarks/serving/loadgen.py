@@ -69,7 +69,8 @@ def write_script(
 ) -> Path:
     """A wrk Lua script POSTing ``bodies`` to ``http_path`` in turn (with ``headers``)."""
     rendered = ",\n".join("  " + lua_string(b.decode()) for b in bodies)
-    extra = "".join(f", [{lua_string(k)}] = {lua_string(v)}" for k, v in (headers or {}).items())
+    # A table key needs spaces around a long-bracket string: "[[[" would not parse.
+    extra = "".join(f", [ {lua_string(k)} ] = {lua_string(v)}" for k, v in (headers or {}).items())
     path.write_text(
         LUA_TEMPLATE.format(
             path=lua_string(http_path), bodies=rendered, marker=WRK_MARKER, extra_headers=extra
