@@ -107,10 +107,10 @@ class AuthApp:
         self.default_deployment = default_deployment
         self._rules = _compile(list(ROUTES))
         self._served = _compile(served_routes)
-        self._cache: dict[tuple[str, str], tuple[str, dict[str, str]] | None] = {}
+        self._cache: dict[tuple[str, str], tuple[str, dict[str, str], Rule] | None] = {}
 
-    def _resolve(self, method: str, path: str) -> tuple[str, dict[str, str]] | None:
-        """(template, path parameters) of the rule for this request; cached per path, since a
+    def _resolve(self, method: str, path: str) -> tuple[str, dict[str, str], Rule] | None:
+        """(template, path parameters, rule) for this request; cached per path, since a
         server sees the same few deployment paths over and over."""
         method = "GET" if method == "HEAD" else method
         key = (method, path)
@@ -121,7 +121,7 @@ class AuthApp:
             if wanted == method:
                 match = pattern.match(path)
                 if match is not None:
-                    found = template, match.groupdict()
+                    found = template, match.groupdict(), ROUTES[(method, template)]
                     break
         if len(self._cache) < 10_000:
             self._cache[key] = found
@@ -137,7 +137,7 @@ class AuthApp:
             return
         method, path = scope["method"], scope["path"]
         resolved = self._resolve(method, path)
-        rule = ROUTES[(method if method != "HEAD" else "GET", resolved[0])] if resolved else None
+        rule = resolved[2] if resolved else None
         if (
             self.table is None
             or (rule is not None and rule.anyone)
