@@ -185,3 +185,59 @@ class TokenRecord:
             "last_used_at": self.last_used_at,
             "revoked_at": self.revoked_at,
         }
+
+
+@dataclass(frozen=True)
+class BatchJobRecord:
+    """A batch scoring job as stored: target, resolved version, progress and outcome."""
+
+    name: str
+    target: str
+    deployment: str | None
+    model: str
+    version: int
+    input: str
+    output: str
+    options: dict[str, Any]
+    files: list[Any]
+    status: str
+    rows_total: int | None
+    rows_done: int
+    rows_rejected: int
+    seconds: float
+    attempts: int
+    error: str
+    created_by: str
+    created_at: int
+    updated_at: int
+    finished_at: int | None
+
+    @property
+    def rows_per_s(self) -> float | None:
+        return self.rows_done / self.seconds if self.seconds > 0 else None
+
+    def to_public(self) -> dict[str, Any]:
+        """The job for lists, ``--json`` and the API (the file fingerprints left out)."""
+        return {
+            "name": self.name,
+            "target": self.target,
+            "deployment": self.deployment,
+            "model": self.model,
+            "version": self.version,
+            "input": self.input,
+            "output": self.output,
+            "options": self.options,
+            "files": len(self.files),
+            "status": self.status,
+            "rows_total": self.rows_total,
+            "rows_done": self.rows_done,
+            "rows_rejected": self.rows_rejected,
+            "rows_per_s": round(self.rows_per_s, 1) if self.rows_per_s else None,
+            "seconds": round(self.seconds, 3),
+            "attempts": self.attempts,
+            "error": self.error,
+            "created_by": self.created_by,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "finished_at": self.finished_at,
+        }

@@ -12,6 +12,7 @@ from shipyard import __version__
 from shipyard.cli.access import tokens_app, users_app
 from shipyard.cli.app import console, handle_error, state
 from shipyard.cli.audit import audit_app
+from shipyard.cli.batch import batch_app
 from shipyard.cli.datasets import datasets_app, lineage
 from shipyard.cli.deployments import deployments_app
 from shipyard.cli.keys import keys_app
@@ -45,6 +46,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")
+app.add_typer(batch_app, name="batch")
 app.command("lineage")(lineage)
 app.command("quickstart")(quickstart)
 app.command("serve")(serve)

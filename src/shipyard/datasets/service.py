@@ -274,7 +274,7 @@ def resolve(store: Store, uri: str) -> DatasetRecord:
     return store.datasets.get(ref.name, ref.version)
 
 
-def _verified_paths(store: Store, record: DatasetRecord, workdir: Path) -> list[Path]:
+def verified_paths(store: Store, record: DatasetRecord, workdir: Path) -> list[Path]:
     """Local, hash-verified copies (or the verified store file itself) to read from."""
     if record.kind == "folder":
         tree = store.artifacts.open_tree(record.schema["tree"])
@@ -285,7 +285,7 @@ def _verified_paths(store: Store, record: DatasetRecord, workdir: Path) -> list[
 
 def read_table(store: Store, record: DatasetRecord, columns: list[str] | None = None) -> pa.Table:
     with tempfile.TemporaryDirectory(prefix="shipyard-dataset-") as folder:
-        paths = _verified_paths(store, record, Path(folder))
+        paths = verified_paths(store, record, Path(folder))
         tables = [
             pq.read_table(p, columns=columns) if record.format == "parquet" else pacsv.read_csv(p)
             for p in paths
@@ -299,7 +299,7 @@ def iter_batches(
 ) -> Iterator[pd.DataFrame]:
     """Chunked reading for data larger than memory (Parquet versions)."""
     with tempfile.TemporaryDirectory(prefix="shipyard-dataset-") as folder:
-        for path in _verified_paths(store, record, Path(folder)):
+        for path in verified_paths(store, record, Path(folder)):
             if record.format == "parquet":
                 for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
                     yield batch.to_pandas()

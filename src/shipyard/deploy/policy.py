@@ -254,3 +254,12 @@ class ServingConfig:
     def from_dict(cls, data: dict[str, Any]) -> ServingConfig:
         known = {k: data[k] for k in ("batching", "max_batch_size", "max_wait_ms") if k in data}
         return cls(**known)
+
+
+def primary_target(policy: Policy) -> ModelRef:
+    """The version a deployment serves as its main answer: the live colour of a blue-green
+    policy, else the first target (the single version, the canary's baseline arm, the
+    A/B control, the shadow policy's primary). Batch jobs on a deployment score with it."""
+    if isinstance(policy, BlueGreenPolicy):
+        return policy.live
+    return policy.targets[0]

@@ -38,6 +38,7 @@ from shipyard.registry.loaded import LoadedModel
 from shipyard.registry.uri import parse_model_uri
 from shipyard.sdk.access import AccessMethods
 from shipyard.sdk.audit import AuditMethods
+from shipyard.sdk.batch import BatchMethods
 from shipyard.sdk.keys import KeyMethods
 from shipyard.sdk.pipelines import PipelineMethods
 from shipyard.sdk.run import CURRENT_RUN, ActiveRun
@@ -126,7 +127,7 @@ class RunComparison:
         }
 
 
-class Client(PipelineMethods, KeyMethods, AccessMethods, AuditMethods):
+class Client(PipelineMethods, KeyMethods, AccessMethods, AuditMethods, BatchMethods):
     def __init__(
         self,
         home: str | os.PathLike[str] | None = None,

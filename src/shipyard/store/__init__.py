@@ -8,6 +8,7 @@ from shipyard.config import StoreSettings
 from shipyard.store import migrate
 from shipyard.store.access_store import AccessStore
 from shipyard.store.artifacts import ArtifactRef, ArtifactStore, Tree
+from shipyard.store.batch_store import BatchStore
 from shipyard.store.database import Database
 from shipyard.store.dataset_store import DatasetStore
 from shipyard.store.deploy_store import DeployStore
@@ -56,6 +57,7 @@ class Store:
     datasets: DatasetStore
     pipelines: PipelineStore
     access: AccessStore
+    batch: BatchStore
 
     def close(self) -> None:
         self.db.dispose()
@@ -85,4 +87,5 @@ def open_store(settings: StoreSettings) -> Store:
         DatasetStore(db),
         PipelineStore(db),
         AccessStore(db),
+        BatchStore(db),
     )

@@ -503,3 +503,49 @@ class ApiToken(Base):
     expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     last_used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class BatchJob(Base):
+    """A batch scoring job: what it scores with, where from and to, and how far it got.
+
+    The resolved model version is recorded when the job starts, so a rerun after a
+    crash finishes with the same version even if the deployment has moved since.
+    """
+
+    __tablename__ = "batch_jobs"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    target: Mapped[str] = mapped_column(String(512))  # a model URI or a deployment name
+    deployment: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    model: Mapped[str] = mapped_column(String(256))
+    version: Mapped[int] = mapped_column(Integer)
+    input: Mapped[str] = mapped_column(Text)
+    output: Mapped[str] = mapped_column(Text)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    files: Mapped[list[Any]] = mapped_column(JSON)  # the resolved inputs and their fingerprints
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    rows_total: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    rows_done: Mapped[int] = mapped_column(BigInteger)
+    rows_rejected: Mapped[int] = mapped_column(BigInteger)
+    seconds: Mapped[float] = mapped_column(Float)  # time spent scoring, over all attempts
+    attempts: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    finished_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class BatchPartition(Base):
+    """One scored chunk of a batch job's input; present only once its output is written."""
+
+    __tablename__ = "batch_partitions"
+
+    job: Mapped[str] = mapped_column(
+        String(128), ForeignKey("batch_jobs.name", ondelete="CASCADE"), primary_key=True
+    )
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rows: Mapped[int] = mapped_column(Integer)
+    rejected: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[float] = mapped_column(Float)
+    finished_at: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,145 @@
+"""Where partitions are scored: in this process, in N local processes, or on Dask.
+
+Each executor takes the job's partitions as they are read and yields results as
+they finish, holding at most a few partitions in flight, so memory stays about
+the model plus a few chunks however large the input. The model travels once
+per worker: as the process pool's initializer argument, or scattered to every
+Dask worker once (``broadcast=True``) and passed to tasks by reference.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any, Protocol
+
+from shipyard.batch.package import ModelPackage
+from shipyard.batch.scoring import ChunkResult, ChunkTask, JobSpec, score_chunk
+from shipyard.errors import MissingDependency, ShipyardError
+
+
+class BatchWorkerError(ShipyardError):
+    """A worker failed on a partition (not a bad row: rows are set aside, not raised)."""
+
+
+class Executor(Protocol):
+    def run(self, tasks: Iterable[ChunkTask]) -> Iterator[ChunkResult]: ...
+
+    def close(self) -> None: ...
+
+
+class InlineExecutor:
+    """One worker: this process."""
+
+    def __init__(self, package: ModelPackage, spec: JobSpec) -> None:
+        self.package, self.spec = package, spec
+
+    def run(self, tasks: Iterable[ChunkTask]) -> Iterator[ChunkResult]:
+        for task in tasks:
+            yield score_chunk(self.package, self.spec, task)
+
+    def close(self) -> None:
+        return None
+
+
+_worker_state: dict[str, Any] = {}
+
+
+def _init_worker(package: ModelPackage, spec: JobSpec) -> None:
+    _worker_state["package"], _worker_state["spec"] = package, spec
+
+
+def _score_in_worker(task: ChunkTask) -> ChunkResult:
+    return score_chunk(_worker_state["package"], _worker_state["spec"], task)
+
+
+def _bounded(
+    submit: Any, tasks: Iterable[ChunkTask], in_flight: int, wait_any: Any
+) -> Iterator[Any]:
+    """Submit tasks keeping at most ``in_flight`` unfinished; yield finished futures."""
+    pending: set[Any] = set()
+    for task in tasks:
+        pending.add(submit(task))
+        while len(pending) >= in_flight:
+            done, pending = wait_any(pending)
+            yield from done
+    while pending:
+        done, pending = wait_any(pending)
+        yield from done
+
+
+def _start_method() -> str:
+    """``fork`` starts workers in milliseconds, but only a process that has not run
+    OpenMP code may fork (GNU libgomp's pool does not survive it): the CLI and SDK
+    coordinator never calls a model. A server process has, so it uses forkserver."""
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+class ProcessExecutor:
+    """N local worker processes, each loading the model once."""
+
+    def __init__(
+        self, package: ModelPackage, spec: JobSpec, workers: int, start_method: str | None = None
+    ) -> None:
+        context = multiprocessing.get_context(start_method or _start_method())
+        self.workers = workers
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(package, spec),
+        )
+
+    def run(self, tasks: Iterable[ChunkTask]) -> Iterator[ChunkResult]:
+        def wait_any(pending: set[Future[ChunkResult]]) -> Any:
+            return wait(pending, return_when=FIRST_COMPLETED)
+
+        def submit(task: ChunkTask) -> Future[ChunkResult]:
+            return self.pool.submit(_score_in_worker, task)
+
+        for future in _bounded(submit, tasks, 2 * self.workers, wait_any):
+            yield _result(future)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _result(future: Any) -> ChunkResult:
+    try:
+        result: ChunkResult = future.result()
+    except ShipyardError:
+        raise
+    except Exception as exc:
+        raise BatchWorkerError(f"a batch worker failed: {type(exc).__name__}: {exc}") from exc
+    return result
+
+
+class DaskExecutor:
+    """Partitions scattered over a Dask cluster; the model broadcast to workers once."""
+
+    def __init__(self, package: ModelPackage, spec: JobSpec, scheduler: str) -> None:
+        try:
+            from distributed import Client
+        except ImportError as exc:  # the dask extra is optional
+            raise MissingDependency("dask", "dask") from exc
+        self.client = Client(scheduler, set_as_default=False)
+        self.spec = spec
+        self.workers = max(1, sum(self.client.nthreads().values()))
+        [self.package] = self.client.scatter([package], broadcast=True, hash=False)
+
+    def run(self, tasks: Iterable[ChunkTask]) -> Iterator[ChunkResult]:
+        from distributed import wait as dask_wait
+
+        def submit(task: ChunkTask) -> Any:
+            return self.client.submit(score_chunk, self.package, self.spec, task, pure=False)
+
+        def wait_any(pending: set[Any]) -> Any:
+            done, not_done = dask_wait(list(pending), return_when="FIRST_COMPLETED")
+            return set(done), set(not_done)
+
+        for future in _bounded(submit, tasks, 2 * self.workers, wait_any):
+            yield _result(future)
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,60 @@
+"""The ``shipyard.Client`` methods for batch scoring (kept apart so client.py stays small)."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from shipyard.batch.job import BatchRequest, ProgressCallback, run_batch
+from shipyard.entities import BatchJobRecord
+
+if TYPE_CHECKING:
+    from shipyard.store import Store
+
+
+class BatchMethods:
+    store: Store
+    actor: str
+
+    def batch_predict(
+        self,
+        target: str,
+        input: str | os.PathLike[str],
+        output: str | os.PathLike[str],
+        *,
+        id_column: str | None = None,
+        chunk_rows: int = 100_000,
+        workers: int = 1,
+        scheduler: str | None = None,
+        max_error_rate: float = 0.01,
+        job: str | None = None,
+        model_threads: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> BatchJobRecord:
+        """Score files (CSV/Parquet, a folder, a glob, an fsspec URL or ``datasets:/N/V``)
+        with a model URI or what a deployment serves now; write Parquet parts to ``output``.
+
+        Resumable: call again with the same ``job`` after a crash and only the partitions
+        without output are scored. Rows that break the signature or the model go to
+        ``output/rejects.parquet``; raises ``BatchJobFailed`` above ``max_error_rate``.
+        """
+        request = BatchRequest(
+            target=target,
+            input=os.fspath(input),
+            output=os.fspath(output),
+            id_column=id_column,
+            chunk_rows=chunk_rows,
+            workers=workers,
+            scheduler=scheduler,
+            max_error_rate=max_error_rate,
+            job=job,
+            model_threads=model_threads,
+        )
+        return run_batch(self.store, request, actor=self.actor, on_progress=progress)
+
+    def batch_jobs(self, *, limit: int = 100) -> list[BatchJobRecord]:
+        """Recent batch jobs, newest first, with status, rows done, rows/s and errors."""
+        return self.store.batch.list(limit=limit)
+
+    def batch_job(self, name: str) -> BatchJobRecord:
+        return self.store.batch.get(name)
