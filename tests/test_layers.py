@@ -21,6 +21,7 @@ LAYERS = {
     "monitoring": 1,
     "datasets": 1,
     "pipelines": 1,
+    "batch": 1,
     "store": 0,
     "flavors": 0,
 }

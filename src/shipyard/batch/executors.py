@@ -129,16 +129,19 @@ class DaskExecutor:
         [self.package] = self.client.scatter([package], broadcast=True, hash=False)
 
     def run(self, tasks: Iterable[ChunkTask]) -> Iterator[ChunkResult]:
-        from distributed import wait as dask_wait
+        from distributed import as_completed
 
-        def submit(task: ChunkTask) -> Any:
-            return self.client.submit(score_chunk, self.package, self.spec, task, pure=False)
-
-        def wait_any(pending: set[Any]) -> Any:
-            done, not_done = dask_wait(list(pending), return_when="FIRST_COMPLETED")
-            return set(done), set(not_done)
-
-        for future in _bounded(submit, tasks, 2 * self.workers, wait_any):
+        finished = as_completed(loop=self.client.loop)
+        in_flight = 0
+        for task in tasks:
+            finished.add(
+                self.client.submit(score_chunk, self.package, self.spec, task, pure=False)
+            )
+            in_flight += 1
+            while in_flight >= 2 * self.workers:
+                in_flight -= 1
+                yield _result(next(finished))
+        for future in finished:
             yield _result(future)
 
     def close(self) -> None:

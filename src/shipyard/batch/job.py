@@ -180,10 +180,6 @@ class BatchRunner:
                 actor=self.actor,
             )
             return job, target
-        if existing.status == SUCCEEDED:
-            return existing, _Target(
-                store.registry.get_version(existing.model, version=existing.version), None, None
-            )
         for what, old, new in (
             ("target", existing.target, request.target),
             ("--input", existing.input, request.input),
@@ -200,6 +196,10 @@ class BatchRunner:
             raise Conflict(
                 f"batch job {self.name!r}: the input files changed since it started "
                 f"(size or modification time); resuming would mix outputs. Pick a new --job"
+            )
+        if existing.status == SUCCEEDED:
+            return existing, _Target(
+                store.registry.get_version(existing.model, version=existing.version), None, None
             )
         current = _resolve_target(store, request.target) if existing.deployment else None
         version = store.registry.get_version(existing.model, version=existing.version)

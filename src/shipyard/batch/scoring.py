@@ -88,15 +88,18 @@ class ScoringModel:
         self.matrix = self.validator.all_float and self.predictor.accepts_matrix(
             self.validator.columns
         )
-        if self.matrix:
-            # The columns were checked by name; scikit-learn's warning on every matrix is noise.
-            warnings.filterwarnings(
-                "ignore", message="X does not have valid feature names", category=UserWarning
-            )
         self.threads = ModelThreads(threads)
         self.threads.refresh()
 
     def predict(self, inputs: np.ndarray | pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        with warnings.catch_warnings():
+            # The columns were checked by name; scikit-learn's warning on a matrix is noise.
+            warnings.filterwarnings(
+                "ignore", message="X does not have valid feature names", category=UserWarning
+            )
+            return self._predict(inputs)
+
+    def _predict(self, inputs: np.ndarray | pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         self.threads.apply()
         if isinstance(inputs, np.ndarray) and not self.matrix:
             inputs = pd.DataFrame(inputs, columns=self.validator.columns, copy=False)
