@@ -134,9 +134,7 @@ class DaskExecutor:
         finished = as_completed(loop=self.client.loop)
         in_flight = 0
         for task in tasks:
-            finished.add(
-                self.client.submit(score_chunk, self.package, self.spec, task, pure=False)
-            )
+            finished.add(self.client.submit(score_chunk, self.package, self.spec, task, pure=False))
             in_flight += 1
             while in_flight >= 2 * self.workers:
                 in_flight -= 1

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from shipyard import __version__
+from shipyard.batch.metrics import BatchMetrics
 from shipyard.config import HttpSettings, ServerSettings, StoreSettings
 from shipyard.deploy.rollouts import RolloutController
 from shipyard.deploy.webhooks import WebhookDispatcher
@@ -29,7 +30,7 @@ from shipyard.pipelines.scheduler import PipelineExecutor, PipelineScheduler
 from shipyard.sdk.client import Client
 from shipyard.security.access_table import AccessTable
 from shipyard.security.denials import DenialLog
-from shipyard.server import control
+from shipyard.server import batch_api, control
 from shipyard.server.auth import AuthApp, app_routes, document_access
 from shipyard.server.errors import OipErrorBody, error_responses, install_error_handlers
 from shipyard.server.predict import PredictApp
@@ -157,7 +158,9 @@ def create_app(
     api.state.client = client
     api.state.dataplane = dataplane
     api.state.metrics = metrics
+    api.state.batch_metrics = BatchMetrics(metrics.registry)
     api.include_router(control.router)
+    api.include_router(batch_api.router)
 
     install_error_handlers(api)
     oip_errors = error_responses(404, 422, 503, body=OipErrorBody)

@@ -106,6 +106,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/pipelines/{name}/runs"): needs(P.RUN_PIPELINES),
     ("GET", "/api/pipeline-runs/{run_id}"): needs(P.READ),
     ("POST", "/api/pipeline-runs/{run_id}/{action}"): needs(P.RUN_PIPELINES),
+    # batch jobs: running one makes the server read and write files, like a pipeline
+    ("GET", "/api/batch-jobs"): needs(P.READ),
+    ("POST", "/api/batch-jobs"): needs(P.RUN_PIPELINES),
+    ("GET", "/api/batch-jobs/{name}"): needs(P.READ),
     # webhooks carry secrets and send data out: admins only
     ("GET", "/api/webhooks"): needs(P.MANAGE_WEBHOOKS),
     ("POST", "/api/webhooks"): needs(P.MANAGE_WEBHOOKS),

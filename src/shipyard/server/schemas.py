@@ -486,3 +486,50 @@ class OipReady(BaseModel):
 class OipModelReady(BaseModel):
     name: str
     ready: bool
+
+
+# -- batch jobs ------------------------------------------------------------------
+
+
+class BatchJobCreate(Body):
+    """A batch job run by this server: paths and URLs are the server's, not the caller's."""
+
+    target: str = Field(min_length=1, max_length=512, description="models:/… URI or deployment")
+    input: str = Field(min_length=1, max_length=4096)
+    output: str = Field(min_length=1, max_length=4096)
+    id_column: str | None = Field(default=None, max_length=256)
+    chunk_rows: int = Field(default=100_000, ge=1, le=10_000_000)
+    workers: int = Field(default=1, ge=1, le=64)
+    scheduler: str | None = Field(default=None, max_length=512)
+    max_error_rate: float = Field(default=0.01, ge=0.0, le=1.0)
+    job: Name | None = None
+    model_threads: int | None = Field(default=None, ge=1, le=256)
+
+
+class BatchJobPublic(BaseModel):
+    name: str
+    target: str
+    deployment: str | None
+    model: str
+    version: int
+    input: str
+    output: str
+    options: dict[str, Any]
+    files: int
+    status: str
+    rows_total: int | None
+    rows_done: int
+    rows_rejected: int
+    rows_per_s: float | None
+    seconds: float
+    attempts: int
+    error: str
+    created_by: str
+    created_at: int
+    updated_at: int
+    finished_at: int | None
+
+
+class BatchJobStarted(BaseModel):
+    name: str
+    status: Literal["started"] = "started"
