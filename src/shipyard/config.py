@@ -109,6 +109,12 @@ class ServerSettings(BaseSettings):
     poll_interval_s: float = Field(
         default=0.5, gt=0, description="How often each process checks the store for changes."
     )
+    batch_roots: list[str] = Field(
+        default=[],
+        description="Folders (or URL prefixes) that batch jobs started over the API may read "
+        "and write; default: the workspace's batch/ folder. The server never reads or writes "
+        "a caller's path outside them.",
+    )
     default_deployment: str | None = Field(
         default=None, description="The deployment that plain /invocations serves."
     )

@@ -22,9 +22,11 @@ def _wait_until_ended(server: TestClient, name: str) -> dict:
 
 
 def test_a_job_started_over_http_scores_the_file_and_counts_rows(
-    server: TestClient, workspace: Client, breast_cancer, tmp_path
+    server: TestClient, workspace: Client, breast_cancer
 ) -> None:
     X, _ = breast_cancer
+    tmp_path = workspace.settings.home / "batch"  # the server's batch folder
+    tmp_path.mkdir()
     X.to_csv(tmp_path / "in.csv", index=False)
     started = server.post(
         "/api/batch-jobs",
@@ -52,7 +54,8 @@ def test_a_job_started_over_http_scores_the_file_and_counts_rows(
 
 
 def test_starting_a_job_needs_the_run_permission(server: TestClient, workspace: Client) -> None:
-    body = {"target": "cancer", "input": "/nonexistent.csv", "output": "/tmp/x"}
+    batch = workspace.settings.home / "batch"
+    body = {"target": "cancer", "input": f"{batch}/missing.csv", "output": f"{batch}/out"}
     viewer = bearer(workspace, "viewer")
     deadline = time.monotonic() + 5  # a new token is known from the next table refresh
     while server.get("/version", headers=viewer).status_code == 401:
@@ -63,3 +66,13 @@ def test_starting_a_job_needs_the_run_permission(server: TestClient, workspace: 
     bad = server.post("/api/batch-jobs", json={**body, "chunk_rows": 0})
     assert bad.status_code == 422
     assert server.get("/api/batch-jobs/nope").status_code == 404
+    missing = server.post("/api/batch-jobs", json=body)
+    assert missing.status_code == 400 and "no such file" in missing.json()["error"]["message"]
+    relative = server.post("/api/batch-jobs", json={**body, "output": "out"})
+    assert relative.status_code == 400 and "absolute path" in relative.json()["error"]["message"]
+    unknown = server.post("/api/batch-jobs", json={**body, "target": "nope"})
+    assert unknown.status_code == 404
+    for outside in ("/etc/passwd", f"{batch}/../ws.db", "file:///etc/passwd"):
+        refused = server.post("/api/batch-jobs", json={**body, "input": outside})
+        assert refused.status_code == 400, outside
+        assert "outside the server's batch folders" in refused.json()["error"]["message"]

@@ -251,6 +251,21 @@ class BatchRunner:
             return ProcessExecutor(package, spec, self.request.workers, self.start_method)
         return InlineExecutor(package, spec)
 
+    def check(self) -> None:
+        """Everything that can be wrong before a row is read: the target, the input files
+        and their columns, the output's owner. Creates nothing."""
+        target = _resolve_target(self.store, self.request.target)
+        with _input_files(self.store, self.request.input) as files:
+            self._check_columns(files, FrameValidator(target.version.signature))
+        fs, root = fsspec.core.url_to_fs(self.request.output)
+        marker = f"{root.rstrip('/')}/{MARKER}"
+        if fs.exists(marker):
+            owner = json.loads(fs.cat_file(marker)).get("job")
+            if owner != self.name:
+                raise Conflict(
+                    f"--output {self.request.output} holds the output of batch job {owner!r}"
+                )
+
     # -- running ---------------------------------------------------------------------
     def run(self) -> BatchJobRecord:
         with _input_files(self.store, self.request.input) as files:

@@ -159,6 +159,7 @@ def create_app(
     api.state.dataplane = dataplane
     api.state.metrics = metrics
     api.state.batch_metrics = BatchMetrics(metrics.registry)
+    api.state.batch_roots = settings.batch_roots or [str(client.settings.home / "batch")]
     api.include_router(control.router)
     api.include_router(batch_api.router)
 
