@@ -27,6 +27,7 @@ def test_quickstart_runs_the_lifecycle_and_can_run_again(tmp_path: Path) -> None
     assert "models:/breast-cancer@champion → v1" in flat
     assert "native, OIP v2 and MLflow /invocations agree" in flat
     assert "the alert started pipeline run 1" in flat
+    assert "scored 22,757 of 22,760 rows" in flat and "3 unreadable rows set aside" in flat
     with Client(settings=StoreSettings(home=home)) as client:
         run = client.get_run(client.get_model_version("breast-cancer", 1).run_id or "")
         assert run.status == "FINISHED" and run.metrics["auc"] > 0.95
@@ -55,6 +56,8 @@ def test_quickstart_runs_the_lifecycle_and_can_run_again(tmp_path: Path) -> None
         assert client.get_model_version_by_alias("breast-cancer", "champion").version == 2
         assert client.get_deployment("breast-cancer").policy["kind"] == "single"
         assert client.get_run(v2.run_id or "").tags["shipyard.pipeline_run"] == "1"
+        [job] = client.batch_jobs()
+        assert (job.status, job.deployment, job.version) == ("succeeded", "breast-cancer", 2)
     again = CliRunner().invoke(app, ["--home", str(home), "quickstart"])
     assert again.exit_code == 0, again.output
     assert "registered models:/breast-cancer/3" in " ".join(again.output.split())

@@ -4,7 +4,8 @@ Trains a classifier on scikit-learn's bundled breast-cancer data (nothing is
 downloaded), tracks the run, registers the model, makes it ``champion``,
 loads it back by alias, serves it over three protocols with labels arriving
 later; then the world drifts, the monitor fires, the alert triggers the
-retraining pipeline, its gate passes and a canary rollout promotes v2.
+retraining pipeline, its gate passes and a canary rollout promotes v2; a
+batch job scores a CSV file with what the deployment serves now.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from shipyard.cli.app import console, state
 from shipyard.cli.quickstart_loop import PIPELINE, SHIFTED, LoopSummary, close_the_loop, shift
+from shipyard.cli.quickstart_scoring import BatchSummary, score_in_batch
 from shipyard.cli.quickstart_serving import serve_and_call
 from shipyard.sdk.client import Client
 
@@ -36,6 +38,7 @@ STEPS = (
     "score",
     "deploy and serve",
     "drift → alert → retrain → gate → canary",
+    "batch scoring",
 )
 
 
@@ -139,6 +142,9 @@ def quickstart(
             progress.update(task, description=f"{base}: {text}")
 
         loop = close_the_loop(client, DATASET, shift(data), say=say, headers=headers)
+        progress.update(task, advance=1, description=steps[8])
+
+        batch = score_in_batch(client, MODEL_NAME, X)
         progress.update(task, advance=1, description="done")
 
     console.print()
@@ -173,6 +179,7 @@ def quickstart(
         f"drift: {len(drift.drifted_columns)} of {len(drift.columns)} columns"
     )
     _print_loop(loop)
+    _print_batch(batch)
     console.print()
     console.print(
         f"[green]✓[/] every request carried token {token.record.name} "
@@ -205,8 +212,20 @@ def quickstart(
         f"shipyard lineage datasets:/{DATASET}/{dataset.version}",
         f"shipyard monitor quality {MODEL_NAME}",
         f"shipyard monitor report {MODEL_NAME} --out report.html",
+        "shipyard batch jobs",
     ):
         console.print(f"  [cyan]{command}[/]")
+
+
+def _print_batch(batch: BatchSummary) -> None:
+    job = batch.job
+    console.print(
+        f"[green]✓[/] batch job [bold]{job.name}[/] scored {job.rows_done - job.rows_rejected:,} "
+        f"of {job.rows_done:,} rows of {batch.input.name} with {job.model} v{job.version} "
+        f"(what deployment '{job.deployment}' serves now) on 2 workers, "
+        f"{job.rows_per_s or 0:,.0f} rows/s; {job.rows_rejected} unreadable rows set aside in "
+        f"{batch.rejects}; its predictions are in the deployment's prediction log"
+    )
 
 
 def _print_loop(loop: LoopSummary) -> None:
