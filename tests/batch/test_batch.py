@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import numpy as np
@@ -37,9 +38,11 @@ def test_output_matches_in_process_predictions(
     scored: Scored, tmp_path, source: str, chunk_rows: int
 ) -> None:
     if source == "folder-of-csv":
-        (tmp_path / "in").mkdir()
-        for name in ("a.csv", "b.csv"):
-            (tmp_path / "in" / name).write_bytes((scored.folder / name).read_bytes())
+        (tmp_path / "in").mkdir()  # one plain, one gzipped
+        (tmp_path / "in" / "a.csv").write_bytes((scored.folder / "a.csv").read_bytes())
+        (tmp_path / "in" / "b.csv.gz").write_bytes(
+            gzip.compress((scored.folder / "b.csv").read_bytes())
+        )
         input_spec = str(tmp_path / "in")
     else:
         input_spec = str(scored.folder / source)

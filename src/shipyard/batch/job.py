@@ -313,12 +313,18 @@ class BatchRunner:
         progress = BatchProgress(self.name, job.rows_done, job.rows_total, job.rows_rejected)
         seen = {"rows": 0}
         tables: dict[int, pa.Table] = {}
+        read = [0]
+        total_bytes = sum(f.size for f in files)
 
         def tasks() -> Iterator[ChunkTask]:
             for partition, first_row, table in sources.iter_chunks(
-                files, columns, request.chunk_rows
+                files, columns, request.chunk_rows, read
             ):
                 seen["rows"] += table.num_rows
+                if job.rows_total is None and read[0]:  # CSV: estimated from bytes read
+                    progress.rows_total = max(
+                        seen["rows"], round(seen["rows"] * total_bytes / read[0])
+                    )
                 if partition in done:
                     continue
                 if target.deployment is not None:
@@ -351,7 +357,7 @@ class BatchRunner:
                 shown += result.shown[: max(0, 5 - len(shown))]
                 if self.on_progress is not None:
                     self.on_progress(progress)
-                self._stop_early(progress, shown)
+                self._stop_early(job.rows_total, progress.rows_rejected, shown)
         except BatchJobFailed:
             executor.close()
             merge_rejects(request.output)
@@ -373,11 +379,10 @@ class BatchRunner:
             self.metrics.jobs.labels(SUCCEEDED).inc()
         return record
 
-    def _stop_early(self, progress: BatchProgress, shown: list[Any]) -> None:
-        """With a known total, stop as soon as the error budget is spent for good."""
-        total = progress.rows_total
-        if total and progress.rows_rejected > math.floor(self.request.max_error_rate * total):
-            raise BatchJobFailed(self._too_many(progress.rows_rejected, total, shown, early=True))
+    def _stop_early(self, total: int | None, rejected: int, shown: list[Any]) -> None:
+        """With a known total (Parquet footers), stop once the error budget is spent for good."""
+        if total and rejected > math.floor(self.request.max_error_rate * total):
+            raise BatchJobFailed(self._too_many(rejected, total, shown, early=True))
 
     def _too_many(
         self,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import glob as globlib
+import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,11 +98,30 @@ def file_columns(file: InputFile) -> list[str]:
         return list(reader.schema.names)
 
 
-def _batches(file: InputFile, columns: list[str]) -> Iterator[pa.RecordBatch]:
-    with fsspec.open(file.url, "rb", compression="infer") as handle:
+class _Counted:
+    """A file object that counts the bytes read through it (for a CSV's progress)."""
+
+    def __init__(self, handle: Any, counter: list[int]) -> None:
+        self.handle, self.counter = handle, counter
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.handle.read(size)
+        self.counter[0] += len(data)
+        return data
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _batches(file: InputFile, columns: list[str], counter: list[int]) -> Iterator[pa.RecordBatch]:
+    with fsspec.open(file.url, "rb") as raw:
         if file.format == "parquet":
-            yield from pq.ParquetFile(handle).iter_batches(batch_size=65_536, columns=columns)
+            yield from pq.ParquetFile(raw).iter_batches(batch_size=65_536, columns=columns)
             return
+        handle: Any = _Counted(raw, counter)
+        if file.url.endswith(".gz"):
+            handle = gzip.GzipFile(fileobj=handle)
         reader = pacsv.open_csv(
             handle,
             read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
@@ -116,18 +136,21 @@ def _batches(file: InputFile, columns: list[str]) -> Iterator[pa.RecordBatch]:
 
 
 def iter_chunks(
-    files: list[InputFile], columns: list[str], chunk_rows: int
+    files: list[InputFile], columns: list[str], chunk_rows: int, read: list[int] | None = None
 ) -> Iterator[tuple[int, int, pa.Table]]:
     """(partition, first input row, rows) for every chunk of every file, in order.
 
-    A chunk never spans two files, so each file's last chunk may be short.
+    A chunk never spans two files, so each file's last chunk may be short. ``read[0]``
+    counts the (compressed) bytes read so far: a CSV's row total is only known at its
+    end, so progress estimates it from the share of bytes read.
     """
     partition = 0
     first_row = 0
+    counter = read if read is not None else [0]
     for file in files:
         pending: list[pa.RecordBatch] = []
         pending_rows = 0
-        for batch in _batches(file, columns):
+        for batch in _batches(file, columns, counter):
             while batch.num_rows:
                 take = min(chunk_rows - pending_rows, batch.num_rows)
                 pending.append(batch.slice(0, take))
