@@ -97,11 +97,11 @@ class FrameValidator:
         self, spec: ColumnSpec, column: pa.ChunkedArray
     ) -> tuple[np.ndarray, list[tuple[int, str]]]:
         if spec.dtype in ("float64", "int64"):
-            array, problems = _numeric(column, integer=spec.dtype == "int64")
+            array, problems = _numeric(spec.name, column, integer=spec.dtype == "int64")
         elif spec.dtype == "bool":
             array, problems = _boolean(column)
         else:
-            array, problems = _text(column, spec.categories)
+            array, problems = _text(spec.name, column, spec.categories)
         rule = self.rules.get(spec.name, {})
         nullable = spec.nullable and bool(rule.get("nullable", True))
         null = pd.isna(array) if array.dtype == object else _float_null(array)
@@ -123,12 +123,14 @@ def _float_null(array: np.ndarray) -> np.ndarray:
     return np.zeros(len(array), dtype=bool)
 
 
-def _numeric(column: pa.ChunkedArray, *, integer: bool) -> tuple[np.ndarray, list[tuple[int, str]]]:
+def _numeric(
+    name: str, column: pa.ChunkedArray, *, integer: bool
+) -> tuple[np.ndarray, list[tuple[int, str]]]:
     """Float64 values (NaN for nulls), and the rows that are not numbers (or integers)."""
     kind = column.type
     problems: list[tuple[int, str]] = []
     if pa.types.is_boolean(kind):
-        raise InvalidInput(f"column {column!r} holds booleans where the model expects numbers")
+        raise InvalidInput(f"column {name!r} holds booleans where the model expects numbers")
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind):
         floats = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
     else:
@@ -173,14 +175,14 @@ def _boolean(column: pa.ChunkedArray) -> tuple[np.ndarray, list[tuple[int, str]]
 
 
 def _text(
-    column: pa.ChunkedArray, categories: tuple[Any, ...] | None
+    name: str, column: pa.ChunkedArray, categories: tuple[Any, ...] | None
 ) -> tuple[np.ndarray, list[tuple[int, str]]]:
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         if pa.types.is_dictionary(column.type):
             column = pc.cast(column, pa.string())
         else:
             raise InvalidInput(
-                f"a text column holds {column.type} values; the model expects strings"
+                f"column {name!r} holds {column.type} values; the model expects strings"
             )
     array = column.to_numpy(zero_copy_only=False)
     problems: list[tuple[int, str]] = []
