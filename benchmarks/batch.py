@@ -348,6 +348,7 @@ def _mb(value: float) -> str:
 def _report(results: dict[str, list[Measured]], rows: int, repeats: int, has_mlflow: bool) -> None:
     rate = {k: rows / statistics.median(m.seconds for m in v) for k, v in results.items()}
     print(f"\nbatch scoring, {rows:,} rows x {FEATURES} features, median of {repeats} runs")
+    print(f"load average at the end (1/5/15 min): {os.getloadavg()} on {os.cpu_count()} cores")
     print("(a) times predict_proba only; (b)-(e) time the command from spawn to exit")
     header = f"{'configuration':44} {'rows/s':>11} {'job rows/s':>11} {'s':>7}"
     print(header + f" {'peak RSS MB':>12} {'peak PSS MB':>12}  ratios")
@@ -428,6 +429,7 @@ def main() -> None:
         sizes = f"{inputs.parquet.stat().st_size / 2**20:,.0f} MB Parquet"
         sizes += f", {inputs.csv.stat().st_size / 2**20:,.0f} MB CSV"
         print(f"prepared {args.rows:,} rows ({sizes}) in {time.perf_counter() - started:.1f} s")
+        print(f"load average before the runs: {os.getloadavg()}", flush=True)
         reference_file = scratch / "reference.npy"
         _in_memory(inputs, reference_file)
         reference = np.load(reference_file)
