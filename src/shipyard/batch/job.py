@@ -128,7 +128,12 @@ def _input_files(store: Store, spec: str) -> Iterator[list[sources.InputFile]]:
         ]
 
 
-def default_threads(workers: int) -> int:
+def default_threads(workers: int, scheduler: str | None = None) -> int:
+    """Local workers share this machine's cores. A Dask worker runs one partition per
+    worker thread, so it gets one model thread per task, the limit Dask's nannies set
+    (``OMP_NUM_THREADS=1``); the cores of this machine say nothing about the cluster's."""
+    if scheduler is not None:
+        return 1
     return max(1, (os.cpu_count() or 1) // workers)
 
 
@@ -302,7 +307,8 @@ class BatchRunner:
             job=self.name,
             output=request.output,
             id_column=request.id_column,
-            model_threads=request.model_threads or default_threads(request.workers),
+            model_threads=request.model_threads
+            or default_threads(request.workers, request.scheduler),
             return_predictions=target.deployment is not None,
             request_prefix=f"batch:{self.name}" if target.deployment is not None else None,
         )

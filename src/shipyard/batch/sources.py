@@ -117,7 +117,12 @@ class _Counted:
 def _batches(file: InputFile, columns: list[str], counter: list[int]) -> Iterator[pa.RecordBatch]:
     with fsspec.open(file.url, "rb") as raw:
         if file.format == "parquet":
-            yield from pq.ParquetFile(raw).iter_batches(batch_size=65_536, columns=columns)
+            # One thread: the cores belong to the model. Arrow's pool burned 3-6x the CPU
+            # of a plain read here (0.4-0.8 s vs 0.12 s for 1M x 20 floats), taken from the
+            # workers scoring the previous chunks.
+            yield from pq.ParquetFile(raw).iter_batches(
+                batch_size=65_536, columns=columns, use_threads=False
+            )
             return
         handle: Any = _Counted(raw, counter)
         if file.url.endswith(".gz"):
