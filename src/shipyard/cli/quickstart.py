@@ -14,16 +14,16 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from shipyard.cli.app import console, state
-from shipyard.cli.quickstart_loop import PIPELINE, SHIFTED, LoopSummary, close_the_loop, shift
-from shipyard.cli.quickstart_scoring import BatchSummary, score_in_batch
-from shipyard.cli.quickstart_serving import serve_and_call
-from shipyard.sdk.client import Client
+
+if TYPE_CHECKING:
+    from shipyard.cli.quickstart_loop import LoopSummary
+    from shipyard.cli.quickstart_scoring import BatchSummary
 
 MODEL_NAME = "breast-cancer"
 DATASET = "breast-cancer-data"
@@ -57,6 +57,13 @@ def quickstart(
     from sklearn.model_selection import train_test_split
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+
+    # Imported here, not at the top: `shipyard --help` should not load the server and
+    # scikit-learn to list the commands.
+    from shipyard.cli.quickstart_loop import PIPELINE, close_the_loop, shift
+    from shipyard.cli.quickstart_scoring import score_in_batch
+    from shipyard.cli.quickstart_serving import serve_and_call
+    from shipyard.sdk.client import Client
 
     client = state.client
     console.print(f"[bold]Shipyard quickstart[/] — workspace {client.settings.home.resolve()}")
@@ -229,6 +236,8 @@ def _print_batch(batch: BatchSummary) -> None:
 
 
 def _print_loop(loop: LoopSummary) -> None:
+    from shipyard.cli.quickstart_loop import SHIFTED
+
     run = loop.run
     console.print(
         f"[green]✓[/] the world drifted ({len(SHIFTED)} size features read 30% larger): "

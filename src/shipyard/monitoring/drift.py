@@ -37,7 +37,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
 
 from shipyard.errors import InvalidInput
 from shipyard.monitoring.profile import (
@@ -154,6 +153,8 @@ def _ks_distance(reference: NumericProfile, current: np.ndarray) -> tuple[float,
     statistic = float(max(np.max(np.abs(cur_below - ref_below)), np.max(np.abs(cur_at - ref_at))))
     m = reference.count - reference.nulls
     effective = n * m / (n + m)
+    from scipy import special  # scipy.stats costs 0.5 s to import: only where a test runs
+
     return statistic, float(special.kolmogorov(statistic * math.sqrt(effective)))
 
 
@@ -206,6 +207,8 @@ def chisquare(reference: CategoricalProfile, current: dict[str, int]) -> tuple[f
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2:
         return 0.0, 1.0
+    from scipy import stats
+
     result = stats.chi2_contingency(table, correction=False)
     return float(result.statistic), float(result.pvalue)
 
@@ -347,6 +350,8 @@ def _decide(results: list[DriftResult], config: DriftConfig) -> list[DriftResult
     if not family:
         return results
     raw = np.array([results[i].p_value for i in family], dtype="float64")
+    from scipy import stats
+
     adjusted = stats.false_discovery_control(raw, method="bh")
     decided = list(results)
     for i, p_adjusted in zip(family, adjusted, strict=True):
