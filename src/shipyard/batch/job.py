@@ -345,7 +345,7 @@ class BatchRunner:
         shown: list[tuple[Any, str | None, str]] = []
         executor = self._executor(target, spec)
         try:
-            for result in executor.run(tasks()):
+            for result in executor.run(sources.prefetch(tasks())):
                 if predlog is not None:
                     self._log(predlog, target, validator, tables.pop(result.partition), result)
                 if self.store.batch.finish_partition(

@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import glob as globlib
 import gzip
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from queue import Empty, Full, Queue
+from typing import Any, TypeVar
 
 import fsspec
 import pyarrow as pa
@@ -25,6 +27,7 @@ import pyarrow.parquet as pq
 from shipyard.errors import InvalidInput
 
 CSV_BLOCK_BYTES = 8 << 20
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -170,3 +173,42 @@ def iter_chunks(
             yield partition, first_row, pa.Table.from_batches(pending)
             partition += 1
             first_row += pending_rows
+
+
+def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """``items`` produced by a background thread, up to ``depth`` ahead: the next chunk
+    is read and decoded (Arrow releases the GIL) while the current one is scored."""
+    queue: Queue[tuple[bool, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        queue.put((True, item), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put((False, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            queue.put((False, exc))
+
+    thread = threading.Thread(target=produce, name="batch-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            more, item = queue.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            with contextlib.suppress(Empty):
+                queue.get_nowait()
+            thread.join(timeout=0.05)
