@@ -282,3 +282,28 @@ def test_cli_predict_and_jobs(scored: Scored, tmp_path) -> None:
     )
     assert isinstance(failed.exception, InvalidInput)  # the console script prints it as one line
     assert "no such file" in str(failed.exception)
+
+
+def test_shared_partitions_of_a_killed_coordinator_are_removed(scored: Scored, tmp_path) -> None:
+    import os
+    import subprocess
+
+    from shipyard.batch import executors
+
+    if not executors.SHARED_MEMORY.is_dir():
+        pytest.skip("no /dev/shm here")
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    orphan = executors.SHARED_MEMORY / f"shipyard-batch-{finished.pid}-3-abcd.arrow"
+    orphan.write_bytes(b"x" * 10)
+    mine = executors.SHARED_MEMORY / f"shipyard-batch-{os.getpid()}-0-live.arrow"
+    mine.write_bytes(b"y")
+    try:
+        scored.client.batch_predict(
+            "models:/cancer/1", scored.folder / "all.parquet", tmp_path / "o", workers=2
+        )
+        assert not orphan.exists()
+        assert not mine.exists()  # a finished job leaves none of its own behind either
+    finally:
+        orphan.unlink(missing_ok=True)
+        mine.unlink(missing_ok=True)

@@ -10,9 +10,15 @@ Dask worker once (``broadcast=True``) and passed to tasks by reference.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
+
+import pyarrow as pa
 
 from shipyard.batch.package import ModelPackage, load_package
 from shipyard.batch.scoring import ChunkResult, ChunkTask, JobSpec, score_chunk
@@ -50,8 +56,36 @@ def _init_worker(package: ModelPackage, spec: JobSpec) -> None:
     _worker_state["package"], _worker_state["spec"] = package, spec
 
 
-def _score_in_worker(task: ChunkTask) -> ChunkResult:
+def _score_in_worker(task: ChunkTask | SharedChunk) -> ChunkResult:
+    if isinstance(task, SharedChunk):
+        task = task.open()
     return score_chunk(_worker_state["package"], _worker_state["spec"], task)
+
+
+SHARED_MEMORY = Path("/dev/shm")
+
+
+@dataclass(frozen=True)
+class SharedChunk:
+    """A partition handed to a local worker as an Arrow file in shared memory: the worker
+    maps it without a copy, where pickling 16 MB through the pool's pipe cost ~55 ms of
+    CPU per 100,000 rows on each side, CPU the workers need on a small machine."""
+
+    partition: int
+    first_row: int
+    path: str
+
+    @classmethod
+    def write(cls, task: ChunkTask, prefix: str) -> SharedChunk:
+        path = f"{SHARED_MEMORY}/{prefix}-{task.partition}-{uuid.uuid4().hex[:8]}.arrow"
+        with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, task.table.schema) as writer:
+            writer.write_table(task.table)
+        return cls(task.partition, task.first_row, path)
+
+    def open(self) -> ChunkTask:
+        table = pa.ipc.open_file(pa.memory_map(self.path)).read_all()
+        os.unlink(self.path)  # the mapping stays valid until the table is released
+        return ChunkTask(self.partition, self.first_row, table)
 
 
 def _bounded(
@@ -80,6 +114,18 @@ def _start_method() -> str:
 FORK_SAFE_LOADS = frozenset({"sklearn"})
 
 
+def _remove_orphans() -> None:
+    """Shared partitions of a coordinator that was killed would hold memory until reboot."""
+    for path in SHARED_MEMORY.glob("shipyard-batch-*"):
+        try:
+            owner = int(path.name.split("-")[2])
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except (ValueError, IndexError, PermissionError):
+            continue
+
+
 class ProcessExecutor:
     """N local worker processes, each loading the model once."""
 
@@ -95,6 +141,7 @@ class ProcessExecutor:
             # listed, since its threads would not survive the fork.
             load_package(package)
         self.workers = workers
+        _remove_orphans()
         self.pool = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=context,
@@ -106,14 +153,21 @@ class ProcessExecutor:
         def wait_any(pending: set[Future[ChunkResult]]) -> Any:
             return wait(pending, return_when=FIRST_COMPLETED)
 
+        shared = SHARED_MEMORY.is_dir() and os.access(SHARED_MEMORY, os.W_OK)
+        prefix = f"shipyard-batch-{os.getpid()}"
+
         def submit(task: ChunkTask) -> Future[ChunkResult]:
-            return self.pool.submit(_score_in_worker, task)
+            return self.pool.submit(
+                _score_in_worker, SharedChunk.write(task, prefix) if shared else task
+            )
 
         for future in _bounded(submit, tasks, 2 * self.workers, wait_any):
             yield _result(future)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+        for leftover in SHARED_MEMORY.glob(f"shipyard-batch-{os.getpid()}-*"):
+            leftover.unlink(missing_ok=True)  # partitions cancelled before a worker took them
 
 
 def _result(future: Any) -> ChunkResult:
