@@ -92,7 +92,9 @@ def predict(
     ] = None,
     model_threads: Annotated[
         int | None,
-        typer.Option(min=1, help="Native threads per worker (default: cores / workers)."),
+        typer.Option(
+            min=1, help="Native threads per worker (default: cores / workers; 1 on Dask)."
+        ),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
