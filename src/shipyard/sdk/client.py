@@ -41,6 +41,7 @@ from shipyard.sdk.audit import AuditMethods
 from shipyard.sdk.keys import KeyMethods
 from shipyard.sdk.pipelines import PipelineMethods
 from shipyard.sdk.run import CURRENT_RUN, ActiveRun
+from shipyard.sdk.stream import StreamMethods
 from shipyard.store import Store, open_store
 from shipyard.store.dataset_store import DatasetRecord
 from shipyard.store.monitor_store import AlertRecord, MonitorRecord
@@ -126,7 +127,7 @@ class RunComparison:
         }
 
 
-class Client(PipelineMethods, KeyMethods, AccessMethods, AuditMethods):
+class Client(PipelineMethods, KeyMethods, AccessMethods, AuditMethods, StreamMethods):
     def __init__(
         self,
         home: str | os.PathLike[str] | None = None,
