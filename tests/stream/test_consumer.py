@@ -59,14 +59,21 @@ async def test_rows_and_json_inputs_are_scored_like_the_model(
     expected = fitted_pipeline.predict_proba(rows)
     for index, message_id in enumerate(ids[:5]):
         result = results[message_id]
-        assert json.loads(result["predictions"]) == [int(fitted_pipeline.predict(rows[index : index + 1])[0])]
+        assert json.loads(result["predictions"]) == [
+            int(fitted_pipeline.predict(rows[index : index + 1])[0])
+        ]
         np.testing.assert_allclose(json.loads(result["probabilities"]), expected[index : index + 1])
         assert json.loads(result["classes"]) == [0, 1]
         assert (result["model"], result["version"]) == ("cancer", "1")
         assert result["request_id"] == f"{keys.stream}/{message_id}"
     several = results[ids[5]]
     np.testing.assert_allclose(json.loads(several["probabilities"]), expected[5:])
-    assert await r.xpending(keys.stream, "g") == {"pending": 0, "min": None, "max": None, "consumers": []}
+    assert await r.xpending(keys.stream, "g") == {
+        "pending": 0,
+        "min": None,
+        "max": None,
+        "consumers": [],
+    }
 
     logged = workspace.predictions("cancer")
     request_ids = list(logged["request_id"])
@@ -96,7 +103,7 @@ async def test_bad_messages_are_dead_lettered_while_the_rest_flows(
     assert (counts.scored, counts.dead_lettered) == (2, 5)
     assert sorted(f["id"] for _, f in decoded(await r.xrange(keys.out))) == sorted([ids[0], ids[6]])
     dead = {f["id"]: f for _, f in decoded(await r.xrange(keys.dead))}
-    for message_id, (fields, reason) in zip(ids, plan, strict=True):
+    for message_id, (_, reason) in zip(ids, plan, strict=True):
         if reason is None:
             continue
         assert dead[message_id]["reason"] == reason
@@ -275,7 +282,12 @@ async def test_a_commit_writes_only_what_this_consumer_still_owns(
 
     def committer(name: str) -> Committer:
         return Committer(
-            r, stream=keys.stream, group="g", consumer=name, results=keys.out, dead_letters=keys.dead
+            r,
+            stream=keys.stream,
+            group="g",
+            consumer=name,
+            results=keys.out,
+            dead_letters=keys.dead,
         )
 
     entries = [Entry(first, OUTPUT, {"id": first}), Entry(second, DEAD, {"id": second})]

@@ -47,6 +47,8 @@ class StreamMethods:
         max_in_flight: int = 2,
         block_ms: int = 1000,
         claim_interval_s: float | None = None,
+        metrics_port: int | None = None,
+        metrics_host: str = "127.0.0.1",
         settings: ServerSettings | None = None,
     ) -> StreamConsumer:
         """A consumer of ``stream`` in ``group`` that scores with ``deployment``.
@@ -56,6 +58,10 @@ class StreamMethods:
         Results go to ``out_stream`` (default ``<stream>:out``), rejected messages to
         ``dead_stream`` (default ``<stream>:dead``). The consumer name defaults to the
         host name, so a restarted consumer finds its own pending messages again.
+        ``metrics_port`` serves the consumer's Prometheus metrics over HTTP (no token:
+        it listens on ``metrics_host``, loopback by default). ``settings`` are the
+        serving settings (model threads, prediction log, polling), from the environment
+        by default, as for ``shipyard serve``.
         """
         stream_mod = _stream()
         config = stream_mod.StreamConfig(
@@ -74,7 +80,12 @@ class StreamMethods:
             claim_interval_s=claim_interval_s,
         )
         consumer_: StreamConsumer = stream_mod.StreamConsumer(
-            self.store, deployment, config, settings=settings
+            self.store,
+            deployment,
+            config,
+            settings=settings,
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
         )
         return consumer_
 

@@ -7,7 +7,9 @@ before the script ran leaves its messages pending (another consumer or its own
 restart scores them again); killed after, everything is written and acked.
 A slow consumer whose message was reclaimed by another (or already answered)
 finds it no longer its own and writes nothing: each input id reaches the
-output exactly once. Under Redis Cluster the three streams must share a hash
+output exactly once. While a consumer holds messages it touches them (idle
+time back to zero, no delivery counted), so only a dead or stalled consumer's
+messages ever look idle to the others. Under Redis Cluster the three streams must share a hash
 slot (name them with a hash tag, e.g. ``{scores}``, ``{scores}:out``).
 """
 
@@ -41,6 +43,21 @@ end
 return skipped
 """
 
+# Resets the idle time of messages this consumer still owns, without counting a
+# delivery (XCLAIM JUSTID): a live consumer's work is never taken for a dead one's.
+_TOUCH = """
+local group, consumer = ARGV[1], ARGV[2]
+local touched = 0
+for i = 3, #ARGV do
+  local pending = redis.call('XPENDING', KEYS[1], group, ARGV[i], ARGV[i], 1)
+  if #pending == 1 and pending[1][2] == consumer then
+    redis.call('XCLAIM', KEYS[1], group, consumer, 0, ARGV[i], 'JUSTID')
+    touched = touched + 1
+  end
+end
+return touched
+"""
+
 FieldValues = Mapping[str, bytes | str | int]
 
 
@@ -72,6 +89,7 @@ class Committer:
         self.consumer = consumer
         self.dead_letters = dead_letters
         self._script = redis.register_script(_COMMIT)
+        self._touch = redis.register_script(_TOUCH)
 
     async def commit(self, entries: Sequence[Entry]) -> list[str]:
         """Write and ack; returns the ids skipped because this consumer no longer owns them."""
@@ -84,6 +102,12 @@ class Committer:
                 args.extend((name, value))
         skipped = await self._script(keys=self.keys, args=args)
         return [s.decode() if isinstance(s, bytes) else str(s) for s in skipped]
+
+    async def touch(self, ids: Sequence[str]) -> int:
+        """Keep messages in hand from looking abandoned (idle time back to 0); how many."""
+        if not ids:
+            return 0
+        return int(await self._touch(keys=self.keys[:1], args=[self.group, self.consumer, *ids]))
 
     async def dead_letter_unowned(self, fields: Sequence[FieldValues]) -> None:
         """Dead letters for entries XAUTOCLAIM already dropped from the PEL (deleted from

@@ -57,7 +57,8 @@ class StreamConfig:
     #: A message delivered more times than this goes to the dead-letter stream unscored.
     max_deliveries: int = 5
     #: Pending messages idle this long belong to a dead consumer and are reclaimed.
-    #: Must exceed the consumer's slowest batch, or live work is taken over twice.
+    #: A live consumer touches the messages in hand every min_idle_s / 3 (at most 5 s),
+    #: so a slow batch is not taken over; a stall longer than this would be.
     min_idle_s: float = 30.0
     #: How often the PEL is scanned for messages to reclaim (default: min_idle_s / 2).
     claim_interval_s: float | None = None

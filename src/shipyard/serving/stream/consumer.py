@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+from prometheus_client import start_http_server
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -72,8 +73,11 @@ class StreamConsumer:
         config: StreamConfig,
         *,
         settings: ServerSettings | None = None,
+        metrics_port: int | None = None,
+        metrics_host: str = "127.0.0.1",
     ) -> None:
         self.deployment = deployment
+        self.metrics_address = (metrics_host, metrics_port) if metrics_port is not None else None
         self.config = config
         self.core = ServingCore.build(
             store, settings or ServerSettings(), only=frozenset({deployment})
@@ -137,6 +141,8 @@ class StreamConsumer:
             dead_letters=config.dead_letters,
         )
         gauges: asyncio.Task[None] | None = None
+        heartbeat: asyncio.Task[None] | None = None
+        exporter: Any = None
         try:
             try:
                 await redis.ping()
@@ -146,7 +152,11 @@ class StreamConsumer:
             self.core.dataplane.route(self.deployment)  # not found / not ready: say so now
             await self._ensure_group(redis)
             self.core.start()
+            if self.metrics_address is not None:
+                host, port = self.metrics_address
+                exporter, _ = start_http_server(port, host, registry=self.core.metrics.registry)
             gauges = self._loop.create_task(self._refresh_gauges(redis))
+            heartbeat = self._loop.create_task(self._heartbeat())
             logger.info(
                 "consumer %s of group %s on %s (%s) serves deployment %s",
                 config.consumer,
@@ -160,8 +170,11 @@ class StreamConsumer:
         finally:
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
-            if gauges is not None:
-                gauges.cancel()
+            for task in (gauges, heartbeat):
+                if task is not None:
+                    task.cancel()
+            if exporter is not None:
+                exporter.shutdown()
             await self.core.close()
             await redis.aclose()
         if self._fatal is not None:
@@ -280,10 +293,10 @@ class StreamConsumer:
         """Start scoring a batch once an in-flight slot is free (the backpressure)."""
         if not messages:
             return
+        self._in_flight.update(m.id for m in messages)
         await self._slots.acquire()
         self.counts.read += len(messages)
         self.metrics.count(read=len(messages))
-        self._in_flight.update(m.id for m in messages)
         self.metrics.in_flight_gauge.inc()
         assert self._loop is not None
         task = self._loop.create_task(self._process(messages, time.perf_counter()))
@@ -400,6 +413,16 @@ class StreamConsumer:
             except Exception as exc:  # gauges must never stop the consumer
                 logger.debug("could not read the group's lag: %s", exc)
             await asyncio.sleep(self.config.gauge_interval_s)
+
+    async def _heartbeat(self) -> None:
+        """Touch the messages in hand a few times per ``min_idle_s``."""
+        every = min(self.config.min_idle_s / 3, 5.0)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.committer.touch(sorted(self._in_flight))
+            except Exception as exc:  # a missed beat costs at most a duplicate attempt
+                logger.warning("could not touch messages in hand: %s", exc)
 
     async def _sleep(self, seconds: float) -> None:
         assert self._stop is not None
