@@ -99,35 +99,43 @@ def test_consumers_killed_at_random_lose_nothing_and_answer_each_id_once(
     rng = random.Random(13)
     produced: list[str] = []
     producer = threading.Thread(
-        target=lambda: produced.extend(produce(redis_url, keys, rows, seconds=PRODUCE_S))
+        target=lambda: produced.extend(produce(redis_url, keys, rows, seconds=PRODUCE_S)),
+        daemon=True,
     )
     sync = redis.Redis.from_url(redis_url)
     sync.xgroup_create(keys.stream, "g", id="0", mkstream=True)
     alive = [Running.start(home, redis_url, keys, n) for n in range(3)]
     stranded = 0  # messages killed consumers held unacknowledged: the survivors' to reclaim
-    producer.start()
-    for kill in range(KILLS):
-        time.sleep(rng.uniform(1.0, 2.5))
-        # Starting takes seconds (imports, model load) on a busy 2-core machine: kill a
-        # consumer that has joined the group, at a random moment of its work.
-        victim = rng.choice(wait_for_joined(sync, keys, alive, at_least=1))
-        alive.remove(victim)
-        victim.process.send_signal(signal.SIGKILL)
-        victim.process.wait()
-        owners = sync.xpending(keys.stream, "g")["consumers"]
-        stranded += sum(c["pending"] for c in owners if c["name"] == victim.name.encode())
-        alive.append(Running.start(home, redis_url, keys, 3 + kill))
-    producer.join()
+    try:
+        producer.start()
+        for kill in range(KILLS):
+            time.sleep(rng.uniform(1.0, 2.5))
+            # Starting takes seconds (imports, model load) on a busy 2-core machine: kill a
+            # consumer that has joined the group, at a random moment of its work.
+            victim = rng.choice(wait_for_joined(sync, keys, alive, at_least=1))
+            alive.remove(victim)
+            victim.process.send_signal(signal.SIGKILL)
+            victim.process.wait()
+            owners = sync.xpending(keys.stream, "g")["consumers"]
+            stranded += sum(c["pending"] for c in owners if c["name"] == victim.name.encode())
+            alive.append(Running.start(home, redis_url, keys, 3 + kill))
+        producer.join()
 
-    deadline = time.monotonic() + 60
-    while sync.xlen(keys.out) + sync.xlen(keys.dead) < MESSAGES and time.monotonic() < deadline:
-        time.sleep(0.2)
-    wait_for_joined(sync, keys, alive, at_least=len(alive))  # then SIGTERM is handled
-    for consumer in alive:  # survivors stop gracefully
-        consumer.process.send_signal(signal.SIGTERM)
-    codes = [c.process.wait(timeout=30) for c in alive]
-    errors = [c.process.stderr.read().decode() for c in alive if c.process.stderr is not None]
-    assert codes == [0] * len(alive), errors
+        deadline = time.monotonic() + 60
+        while sync.xlen(keys.out) + sync.xlen(keys.dead) < MESSAGES and time.monotonic() < deadline:
+            time.sleep(0.2)
+        wait_for_joined(sync, keys, alive, at_least=len(alive))  # then SIGTERM is handled
+        for consumer in alive:  # survivors stop gracefully
+            consumer.process.send_signal(signal.SIGTERM)
+        codes = [c.process.wait(timeout=30) for c in alive]
+        errors = [c.process.stderr.read().decode() for c in alive if c.process.stderr is not None]
+        assert codes == [0] * len(alive), errors
+    finally:  # a failure must not leave consumers or the producer writing to Redis
+        for consumer in alive:
+            if consumer.process.poll() is None:
+                consumer.process.kill()
+                consumer.process.wait()
+        producer.join()
 
     answered = Counter(f[b"id"].decode() for _, f in sync.xrange(keys.out))
     dead = {f[b"id"].decode(): f[b"reason"].decode() for _, f in sync.xrange(keys.dead)}
