@@ -23,6 +23,7 @@ from shipyard.cli.quickstart import quickstart
 from shipyard.cli.rollouts import rollout_app, webhooks_app
 from shipyard.cli.runs import experiments_app, runs_app
 from shipyard.cli.serve import serve
+from shipyard.cli.stream import stream_app
 from shipyard.errors import ShipyardError
 
 app = typer.Typer(
@@ -47,6 +48,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")
 app.add_typer(batch_app, name="batch")
+app.add_typer(stream_app, name="stream")
 app.command("lineage")(lineage)
 app.command("quickstart")(quickstart)
 app.command("serve")(serve)

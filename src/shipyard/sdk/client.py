@@ -42,6 +42,7 @@ from shipyard.sdk.batch import BatchMethods
 from shipyard.sdk.keys import KeyMethods
 from shipyard.sdk.pipelines import PipelineMethods
 from shipyard.sdk.run import CURRENT_RUN, ActiveRun
+from shipyard.sdk.stream import StreamMethods
 from shipyard.store import Store, open_store
 from shipyard.store.dataset_store import DatasetRecord
 from shipyard.store.monitor_store import AlertRecord, MonitorRecord
@@ -127,7 +128,7 @@ class RunComparison:
         }
 
 
-class Client(PipelineMethods, KeyMethods, AccessMethods, AuditMethods, BatchMethods):
+class Client(PipelineMethods, KeyMethods, AccessMethods, AuditMethods, BatchMethods, StreamMethods):
     def __init__(
         self,
         home: str | os.PathLike[str] | None = None,

@@ -45,10 +45,8 @@ from shipyard.server.schemas import (
     OipReady,
     OipServerMetadata,
 )
-from shipyard.serving.dataplane import DataPlane
+from shipyard.serving.core import ServingCore
 from shipyard.serving.metrics import ServingMetrics
-from shipyard.serving.routing import RoutingTable
-from shipyard.serving.threads import ModelThreads
 
 
 def _metrics_payload(metrics: ServingMetrics) -> bytes:
@@ -72,19 +70,8 @@ def create_app(
     """Build a serving process's app from real collaborators (tests pass their own)."""
     settings = settings or ServerSettings()
     client = client or Client(settings=store_settings)
-    metrics = ServingMetrics()
-    routing = RoutingTable(
-        client.store,
-        metrics,
-        poll_interval_s=settings.poll_interval_s,
-        threads=ModelThreads(settings.model_threads),
-    )
-    predlog = prediction_log or (
-        PredictionLogger(client.store.artifacts, flush_interval_s=settings.prediction_log_flush_s)
-        if settings.prediction_log
-        else None
-    )
-    dataplane = DataPlane(routing, flush_interval_s=settings.stats_flush_s, predlog=predlog)
+    core = ServingCore.build(client.store, settings, prediction_log=prediction_log)
+    metrics, routing, dataplane = core.metrics, core.routing, core.dataplane
     access = (
         AccessTable(client.store, poll_interval_s=settings.poll_interval_s)
         if settings.auth
@@ -95,12 +82,10 @@ def create_app(
         client.store, dataplane.process_id, tick_s=settings.controller_tick_s
     )
     metrics.watch_monitors(monitor_runner.latest)
-    if predlog is not None:
-        metrics.watch_prediction_log(predlog.counters)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(routing.load_initial)
+        await core.load()
         if access is not None:
             await asyncio.to_thread(access.load)
             access.start_watching()
@@ -110,10 +95,7 @@ def create_app(
         # keep it out of the collector's full passes, which otherwise stall requests.
         gc.collect()
         gc.freeze()
-        routing.start_watching()
-        dataplane.start_flushing()
-        if predlog is not None:
-            predlog.start()
+        core.start()
         controller = RolloutController(
             client.store, dataplane.process_id, tick_s=settings.controller_tick_s
         )
@@ -144,10 +126,7 @@ def create_app(
                 await access.close()
             if denials is not None:
                 await denials.close()
-            await routing.close()  # drains every batcher before the process exits
-            await dataplane.close()
-            if predlog is not None:
-                await asyncio.to_thread(predlog.close)  # writes what is still queued
+            await core.close()
 
     api = FastAPI(
         title="Shipyard",

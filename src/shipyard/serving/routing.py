@@ -41,6 +41,8 @@ class RoutingTable:
     revision: int = -1
     failure_retry_s: float = 10.0
     threads: ModelThreads | None = None
+    #: Load only these deployments (a stream consumer serves one); None loads all.
+    only: frozenset[str] | None = None
     _last_refresh: float = 0.0
     _models: dict[tuple[str, int, str, str], ServedModel] = field(default_factory=dict)
     _watcher: asyncio.Task[None] | None = None
@@ -96,6 +98,8 @@ class RoutingTable:
         created: list[ServedModel] = []
         self.failures = {}
         for deployment in self.store.deployments.list():
+            if self.only is not None and deployment.name not in self.only:
+                continue
             try:
                 routes[deployment.name] = self._route(deployment, created)
             except (ShipyardError, Exception) as exc:  # keep serving what works
