@@ -5,7 +5,8 @@ downloaded), tracks the run, registers the model, makes it ``champion``,
 loads it back by alias, serves it over three protocols with labels arriving
 later; then the world drifts, the monitor fires, the alert triggers the
 retraining pipeline, its gate passes and a canary rollout promotes v2; a
-batch job scores a CSV file with what the deployment serves now.
+batch job scores a CSV file and a stream consumer a few Redis messages with
+what the deployment serves now.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from shipyard.cli.app import console, state
 
 if TYPE_CHECKING:
     from shipyard.cli.quickstart_loop import LoopSummary
-    from shipyard.cli.quickstart_scoring import BatchSummary
+    from shipyard.cli.quickstart_scoring import BatchSummary, StreamSummary
 
 MODEL_NAME = "breast-cancer"
 DATASET = "breast-cancer-data"
@@ -39,6 +40,7 @@ STEPS = (
     "deploy and serve",
     "drift → alert → retrain → gate → canary",
     "batch scoring",
+    "stream scoring",
 )
 
 
@@ -61,7 +63,7 @@ def quickstart(
     # Imported here, not at the top: `shipyard --help` should not load the server and
     # scikit-learn to list the commands.
     from shipyard.cli.quickstart_loop import PIPELINE, close_the_loop, shift
-    from shipyard.cli.quickstart_scoring import score_in_batch
+    from shipyard.cli.quickstart_scoring import score_a_stream, score_in_batch
     from shipyard.cli.quickstart_serving import serve_and_call
     from shipyard.sdk.client import Client
 
@@ -152,6 +154,9 @@ def quickstart(
         progress.update(task, advance=1, description=steps[8])
 
         batch = score_in_batch(client, MODEL_NAME, X)
+        progress.update(task, advance=1, description=steps[9])
+
+        stream = score_a_stream(client, MODEL_NAME, X)
         progress.update(task, advance=1, description="done")
 
     console.print()
@@ -187,6 +192,7 @@ def quickstart(
     )
     _print_loop(loop)
     _print_batch(batch)
+    _print_stream(stream)
     console.print()
     console.print(
         f"[green]✓[/] every request carried token {token.record.name} "
@@ -232,6 +238,19 @@ def _print_batch(batch: BatchSummary) -> None:
         f"(what deployment '{job.deployment}' serves now) on 2 workers, "
         f"{job.rows_per_s or 0:,.0f} rows/s; {job.rows_rejected} unreadable rows set aside in "
         f"{batch.rejects}; its predictions are in the deployment's prediction log"
+    )
+
+
+def _print_stream(stream: StreamSummary) -> None:
+    if stream.skipped is not None:
+        console.print(f"[yellow]-[/] stream scoring skipped: {stream.skipped}")
+        return
+    example = stream.example or {}
+    console.print(
+        f"[green]✓[/] stream consumer scored {stream.scored} of {stream.sent} messages from "
+        f"Redis stream {stream.stream} with v{example.get('version', '?')}; each answer is on "
+        f"{stream.stream}:out keyed by its message id (e.g. {example.get('id', '?')} → "
+        f"{example.get('predictions', '?')}, request id {example.get('request_id', '?')})"
     )
 
 
