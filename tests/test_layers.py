@@ -25,7 +25,7 @@ LAYERS = {
     "store": 0,
     "flavors": 0,
 }
-CORE_MODULES = {"config", "errors", "entities", "signature", "query", "names", "http"}
+CORE_MODULES = {"config", "errors", "entities", "signature", "query", "names", "http", "cores"}
 
 
 def _layer(module: str) -> int | None:

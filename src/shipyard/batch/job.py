@@ -14,7 +14,6 @@ import contextlib
 import json
 import logging
 import math
-import os
 import tempfile
 import time
 import uuid
@@ -33,6 +32,7 @@ from shipyard.batch.executors import DaskExecutor, Executor, InlineExecutor, Pro
 from shipyard.batch.metrics import BatchMetrics
 from shipyard.batch.package import pack_version
 from shipyard.batch.scoring import ChunkResult, ChunkTask, JobSpec
+from shipyard.cores import available_cores
 from shipyard.datasets import service as datasets
 from shipyard.deploy.policy import policy_from_dict, primary_target
 from shipyard.entities import BatchJobRecord, ModelVersion
@@ -134,7 +134,7 @@ def default_threads(workers: int, scheduler: str | None = None) -> int:
     (``OMP_NUM_THREADS=1``); the cores of this machine say nothing about the cluster's."""
     if scheduler is not None:
         return 1
-    return max(1, (os.cpu_count() or 1) // workers)
+    return max(1, available_cores() // workers)
 
 
 def new_job_name() -> str:
