@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from shipyard.entities import ModelVersion
@@ -17,6 +20,8 @@ from shipyard.registry.loaded import LoadedModel
 from shipyard.registry.uri import parse_model_uri
 from shipyard.serving.validation import RowValidator
 from shipyard.store import Store
+
+CHUNK_ROWS = 200
 
 
 def build_explainer(
@@ -43,10 +48,26 @@ def input_frame(version: ModelVersion, data: Any) -> pd.DataFrame:
 
 
 def explain_version(
-    store: Store, uri: str, data: Any, method: str | None = None
+    store: Store,
+    uri: str,
+    data: Any,
+    method: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[ModelVersion, Explanation]:
-    """Load ``uri``, build its explainer and explain ``data`` (offline, this process)."""
+    """Load ``uri``, build its explainer and explain ``data`` (offline, this process),
+    ``CHUNK_ROWS`` rows at a time, reporting ``progress(done, total)``."""
     version = registry.resolve(store, parse_model_uri(uri))
     loaded = registry.load_version(store, version)
     frame = input_frame(version, data)
-    return version, build_explainer(store, version, loaded, method).explain(frame)
+    explainer = build_explainer(store, version, loaded, method)
+    parts = []
+    for start in range(0, len(frame), CHUNK_ROWS):
+        parts.append(explainer.explain(frame.iloc[start : start + CHUNK_ROWS]))
+        if progress is not None:
+            progress(min(start + CHUNK_ROWS, len(frame)), len(frame))
+    first = parts[0]
+    return version, replace(
+        first,
+        attributions=np.concatenate([p.attributions for p in parts]),
+        output=np.concatenate([p.output for p in parts]),
+    )
