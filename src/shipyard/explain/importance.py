@@ -134,6 +134,7 @@ class ImportanceRunner(LeasedLoop):
         sample_rows: int = DEFAULT_SAMPLE_ROWS,
         tick_s: float = 5.0,
     ) -> None:
+        tick_s = min(tick_s, interval_s)
         super().__init__(store, holder, tick_s=tick_s, lease_ttl_s=max(tick_s * 10, 30.0))
         self.interval_s = interval_s
         self.sample_rows = sample_rows
