@@ -81,11 +81,35 @@ MODELS: dict[str, tuple[Callable[[], Any], bool | str, str, str, str]] = {
         "tree_shap",
         "log_odds",
     ),
-    "rf": (lambda: RandomForestClassifier(20, max_depth=6, random_state=0), False, "y", "tree_shap", "probability"),
-    "gb": (lambda: GradientBoostingClassifier(n_estimators=20, random_state=0), False, "y", "tree_shap", "log_odds"),
-    "extra-trees": (lambda: ExtraTreesClassifier(10, random_state=0), False, "y3", "tree_shap", "probability"),
+    "rf": (
+        lambda: RandomForestClassifier(20, max_depth=6, random_state=0),
+        False,
+        "y",
+        "tree_shap",
+        "probability",
+    ),
+    "gb": (
+        lambda: GradientBoostingClassifier(n_estimators=20, random_state=0),
+        False,
+        "y",
+        "tree_shap",
+        "log_odds",
+    ),
+    "extra-trees": (
+        lambda: ExtraTreesClassifier(10, random_state=0),
+        False,
+        "y3",
+        "tree_shap",
+        "probability",
+    ),
     "tree": (lambda: DecisionTreeClassifier(max_depth=4), False, "y", "tree_shap", "probability"),
-    "rf-regressor": (lambda: RandomForestRegressor(10, max_depth=5, random_state=0), False, "x", "tree_shap", "raw"),
+    "rf-regressor": (
+        lambda: RandomForestRegressor(10, max_depth=5, random_state=0),
+        False,
+        "x",
+        "tree_shap",
+        "raw",
+    ),
     "scaled-hgb": (
         lambda: make_pipeline(StandardScaler(), HistGradientBoostingClassifier(max_iter=20)),
         False,
@@ -113,7 +137,13 @@ MODELS: dict[str, tuple[Callable[[], Any], bool | str, str, str, str]] = {
         "log_odds",
     ),
     "one-hot-logreg": (_one_hot_logreg, True, "y", "linear_exact", "log_odds"),
-    "logreg-3class": (lambda: LogisticRegression(max_iter=1000), False, "y3", "linear_exact", "raw"),
+    "logreg-3class": (
+        lambda: LogisticRegression(max_iter=1000),
+        False,
+        "y3",
+        "linear_exact",
+        "raw",
+    ),
     "ridge": (lambda: Ridge(), False, "x", "linear_exact", "raw"),
     "mlp": (
         lambda: make_pipeline(StandardScaler(), MLPClassifier((6,), max_iter=300, random_state=0)),
@@ -134,7 +164,7 @@ MODELS: dict[str, tuple[Callable[[], Any], bool | str, str, str, str]] = {
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory, data) -> Any:
-    X, mixed, y, y3 = data
+    X, _, y, y3 = data
     client = Client(settings=StoreSettings(home=tmp_path_factory.mktemp("explain"), user="t"))
     targets = {"y": y, "y3": y3, "x": X.x0 * 2 - X.x1 + X.x2 * X.x3}
     for name, (factory, uses_mixed, target, _, _) in MODELS.items():
@@ -147,7 +177,6 @@ def registry(tmp_path_factory: pytest.TempPathFactory, data) -> Any:
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_attributions_add_up_to_the_output_on_every_row(registry, data, name) -> None:
-    X, mixed, _, _ = data
     _, uses_mixed, _, method, space = MODELS[name]
     frame = _frame(data, uses_mixed).iloc[:ROWS]
     explanation = registry.explain(f"models:/{name}/1", frame)
@@ -177,10 +206,8 @@ def test_a_column_the_trees_never_split_on_gets_nothing(registry, data) -> None:
         assert np.all(explanation.attributions[:, list(X.columns).index(column)] == 0)
 
 
-def test_sampled_estimate_equals_the_closed_form_on_a_linear_pipeline(
-    tmp_path: Path, data
-) -> None:
-    """For a linear model every permutation path gives w·(x − background) per input
+def test_sampled_estimate_equals_the_closed_form_on_a_linear_pipeline(tmp_path: Path, data) -> None:
+    """For a linear model every permutation path gives w·(x - background) per input
     (one-hot columns switch together), so with the whole background in the budget the
     sampled method must reproduce the closed form: a check of both."""
     _, mixed, _, _ = data

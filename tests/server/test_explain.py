@@ -11,8 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
 
 from shipyard import Client
 from shipyard.config import ServerSettings, StoreSettings
@@ -160,7 +163,9 @@ def test_a_deployment_scoped_predictor_may_explain_and_a_viewer_may_not(
     url = "/v1/deployments/cancer/explain"
     assert server.post(url, json=body, headers=predictor).status_code == 200
     assert server.post(url, json=body, headers=viewer).status_code == 403
-    assert server.post("/v1/deployments/hgb/explain", json=body, headers=predictor).status_code == 403
+    assert (
+        server.post("/v1/deployments/hgb/explain", json=body, headers=predictor).status_code == 403
+    )
     kserve = server.post(
         "/v1/models/cancer:explain", json={"instances": body["inputs"]}, headers=predictor
     )

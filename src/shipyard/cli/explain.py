@@ -26,7 +26,7 @@ def explain_command(
     """Why the model answers what it does: base value + attribution per input column.
 
     Exact for tree ensembles (TreeSHAP) and linear models; sampled (approximate)
-    for other models. Every row shows the residual |base + sum − output|.
+    for other models. Every row shows the residual |base + sum - output|.
     """
     frame = read_sample(input, max_rows=rows)
     with Progress(

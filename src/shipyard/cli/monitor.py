@@ -34,9 +34,7 @@ def drift(deployment: str, window: Window = None, as_json: JsonFlag = False) -> 
     result = state.client.drift(deployment, window_s=parse_duration(window) if window else None)
     importance = state.client.serving_importance(deployment)
     if as_json:
-        print_json(
-            {**result.to_dict(), "importance": importance.to_dict() if importance else None}
-        )
+        print_json({**result.to_dict(), "importance": importance.to_dict() if importance else None})
         return
     verdict = "[red]DRIFT[/]" if result.drifted else "[green]no dataset drift[/]"
     console.print(

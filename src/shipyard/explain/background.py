@@ -53,20 +53,20 @@ def _specs(version: ModelVersion) -> list[tuple[str, ColumnSpec]]:
 
 def _from_profile(profile: ColumnProfile, spec: ColumnSpec, rows: int) -> list[Any]:
     if isinstance(profile, NumericProfile) and len(profile.quantiles):
-        levels = np.linspace(0, 1, len(profile.quantiles))
-        values = np.interp((np.arange(rows) + 0.5) / rows, levels, profile.quantiles)
+        grid = np.linspace(0, 1, len(profile.quantiles))
+        values = np.interp((np.arange(rows) + 0.5) / rows, grid, profile.quantiles)
         if spec.dtype == "int64":
-            return [int(round(v)) for v in values]
+            return [round(float(v)) for v in values]
         return [float(v) for v in values]
     if isinstance(profile, CategoricalProfile) and profile.frequencies:
         levels = sorted(profile.frequencies, key=lambda k: -profile.frequencies[k])
         counts = np.array([profile.frequencies[k] for k in levels], dtype=np.float64)
         repeats = np.floor(counts / counts.sum() * rows).astype(int)
         repeats[0] += rows - repeats.sum()  # largest level takes the rounding rest
-        values = [level for level, n in zip(levels, repeats, strict=True) for _ in range(n)]
+        picked = [level for level, n in zip(levels, repeats, strict=True) for _ in range(n)]
         if spec.dtype == "bool":
-            return [v == "True" for v in values]
-        return values
+            return [v == "True" for v in picked]
+        return picked
     return [_middle(spec)] * rows
 
 

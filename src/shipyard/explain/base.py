@@ -74,7 +74,9 @@ def explainer_for(
     """The best explainer for the model, or the one named by ``method``."""
     if method is not None:
         if method not in _EXPLAINERS:
-            raise UnsupportedModel(f"unknown explanation method {method!r}; use {sorted(_EXPLAINERS)}")
+            raise UnsupportedModel(
+                f"unknown explanation method {method!r}; use {sorted(_EXPLAINERS)}"
+            )
         candidates = [_EXPLAINERS[method]]
     else:
         candidates = registered_explainers()

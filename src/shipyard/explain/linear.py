@@ -1,4 +1,4 @@
-"""Exact attributions for linear models in closed form: w·(z − mean_bg(z)).
+"""Exact attributions for linear models in closed form: w·(z - mean_bg(z)).
 
 ``z`` are the features the pipeline's earlier steps make (scaled numbers,
 one-hot columns, imputed values); the model's output is ``w·z + b``, so the
@@ -47,7 +47,7 @@ class LinearExplainer(Explainer):
         super().__init__(loaded)
         self.estimator = loaded.raw
         self.prep = prep
-        self.classes = getattr(final, "classes_", None)
+        self.classes: Any = getattr(final, "classes_", None)
         self.is_classifier = self.classes is not None
         weights = np.atleast_2d(np.asarray(final.coef_, dtype=np.float64))
         intercept = np.atleast_1d(np.asarray(final.intercept_, dtype=np.float64))

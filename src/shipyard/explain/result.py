@@ -43,8 +43,10 @@ class Explanation:
 
     def __post_init__(self) -> None:
         n, width, k = self.attributions.shape
-        if width != len(self.columns) or self.output.shape != (n, k) or self.base_value.shape != (
-            k,
+        if (
+            width != len(self.columns)
+            or self.output.shape != (n, k)
+            or self.base_value.shape != (k,)
         ):
             raise ValueError(
                 f"inconsistent explanation shapes: attributions {self.attributions.shape}, "

@@ -5,7 +5,7 @@ for a random permutation of the columns and a background row, start from the
 background row and switch the columns to the explained row's values one at a
 time in that order; each switch's change in the output is that column's
 contribution. Every permutation is used forwards and backwards (antithetic
-pairs, lower variance). The changes along one path add up to f(x) − f(background
+pairs, lower variance). The changes along one path add up to f(x) - f(background
 row), so the attributions add up to the output exactly against the mean output
 of the background rows used (the base value): additivity holds by construction,
 the attributions themselves are estimates (``approximate`` in the response).

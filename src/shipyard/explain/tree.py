@@ -51,14 +51,17 @@ class TreeShapExplainer(Explainer):
     name: ClassVar[str] = "tree_shap"
     priority: ClassVar[int] = 10
 
-    def __init__(self, loaded: LoadedModel, prep: Any, final: Any, explainer: Any) -> None:
+    def __init__(
+        self, loaded: LoadedModel, prep: Any, final: Any, explainer: Any, mapping: np.ndarray
+    ) -> None:
         super().__init__(loaded)
+        self.grouping = grouping_matrix(mapping, len(self.columns))
         self.estimator = loaded.raw
         self.prep = prep
         self.final = final
         self.shap = explainer
         kind = type(final).__name__
-        self.classes = getattr(final, "classes_", None)
+        self.classes: Any = getattr(final, "classes_", None)
         self.is_classifier = self.classes is not None
         if not self.is_classifier:
             self.output_space = "raw"
@@ -67,7 +70,8 @@ class TreeShapExplainer(Explainer):
         expected = np.atleast_1d(np.asarray(explainer.expected_value, dtype=np.float64))
         # A binary classifier explained in probability has one column per class: keep
         # the positive one, like the log-odds of boosting, which has only that one.
-        self.positive = self.is_classifier and len(self.classes) == 2 and len(expected) == 2
+        n_classes = 0 if self.classes is None else len(self.classes)
+        self.positive = n_classes == 2 and len(expected) == 2
         self.base_value = expected[1:] if self.positive else expected
 
     @classmethod
@@ -86,8 +90,7 @@ class TreeShapExplainer(Explainer):
             explainer = shap.TreeExplainer(final, feature_perturbation="tree_path_dependent")
         except Exception as exc:  # shap raises plain Exceptions for models it cannot read
             raise NotExplainable(f"shap.TreeExplainer: {exc}") from exc
-        built = cls(loaded, prep, final, explainer)
-        built.grouping = grouping_matrix(mapping, len(built.columns))
+        built = cls(loaded, prep, final, explainer, mapping)
         probe = transformed(prep, estimator_input(loaded.raw, background.head(2)))
         if probe.shape[1] != len(mapping):
             raise NotExplainable(

@@ -71,14 +71,14 @@ class ExplainMethods:
     def importance(self, name: str, version: int | str) -> Importance | None:
         """The version's stored global importance, or None if not computed yet."""
         found = self.get_model_version(name, version)
-        return _importance().importance_of(self.store, found)  # type: ignore[no-any-return]
+        return _importance().importance_of(self.store, found)
 
     def serving_importance(self, deployment: str) -> Importance | None:
         """The stored importance of the version a deployment serves now, if computed."""
         from shipyard.monitoring.service import serving_version
 
         version = serving_version(self.store, deployment)
-        return _importance().importance_of(self.store, version)  # type: ignore[no-any-return]
+        return _importance().importance_of(self.store, version)
 
     def model_card(self, name: str, version: int | str = "latest") -> str:
         """The version's model card, with its global feature importance once computed."""

@@ -175,7 +175,6 @@ class PredictApp:
         self.metrics.count_request(deployment, served_version, protocol, status)
         self.metrics.observe_latency(deployment, protocol, time.perf_counter() - started)
 
-
     def _check_rows(self, rows: list[list[Any]]) -> None:
         if len(rows) > self.max_rows:
             raise BodyTooLarge(
