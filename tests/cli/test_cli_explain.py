@@ -8,13 +8,13 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sklearn.ensemble import HistGradientBoostingClassifier
+from tests.conftest import bearer
 from typer.testing import CliRunner
 
 from shipyard import Client
 from shipyard.cli.main import app
 from shipyard.config import ServerSettings, StoreSettings
 from shipyard.server.app import create_app
-from tests.conftest import bearer
 
 runner = CliRunner()
 
