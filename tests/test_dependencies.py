@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 # Extras whose imports the code guards (it says which extra to install when they are missing).
-GUARDED_EXTRAS = ("onnx", "postgres", "dask")
+GUARDED_EXTRAS = ("onnx", "postgres", "dask", "explain")
 # Imported only where the code guards it with an error that says what to install.
 GUARDED_IMPORTS = {"mlflow"}  # MLflow models whose loader_module needs MLflow itself
 

@@ -133,6 +133,15 @@ class ServerSettings(BaseSettings):
     model_threads: int = Field(
         default=1, ge=1, description="Threads per model for libraries with OpenMP/BLAS pools."
     )
+    explain_threads: int = Field(
+        default=1, ge=1, description="Threads that compute explanations (apart from predicts)."
+    )
+    importance_interval_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="How often each deployment's global feature importance is checked for a "
+        "recomputation from its prediction log.",
+    )
     pipelines: bool = Field(
         default=True,
         description="Run the pipeline scheduler (triggers, schedules) and an executor here.",

@@ -36,6 +36,9 @@ PREDICT_ROUTES = [
     ("POST", "/invocations"),
     ("POST", "/v2/models/{name}/infer"),
     ("POST", "/v2/models/{name}/versions/{version}/infer"),
+    ("POST", "/v1/deployments/{name}/explain"),
+    ("POST", "/v1/models/{name}:explain"),
+    ("POST", "/v2/models/{name}/explain"),
 ]
 
 

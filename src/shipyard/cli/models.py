@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from shipyard.cli.app import console, fail, refuse_unused, state
+from shipyard.cli.explain import explain_command
 from shipyard.cli.output import fmt_number, print_json, table, when
 from shipyard.cli.sample import read_sample
 from shipyard.errors import InvalidInput
@@ -130,10 +131,11 @@ def show_model(
 def model_card(
     name: str, version: Annotated[str, typer.Option("--version", "-v")] = "latest"
 ) -> None:
-    """Print a version's generated model card (Markdown)."""
-    console.print(
-        state.client.get_model_version(name, version).model_card, markup=False, highlight=False
-    )
+    """Print a version's generated model card (Markdown), with its global importance."""
+    console.print(state.client.model_card(name, version), markup=False, highlight=False)
+
+
+models_app.command("explain")(explain_command)
 
 
 @models_app.command("register")

@@ -29,10 +29,12 @@ def upload(path: Path, deployment: Annotated[str, typer.Option("--deployment", "
 
 @monitor_app.command("drift")
 def drift(deployment: str, window: Window = None, as_json: JsonFlag = False) -> None:
-    """Per-feature and prediction drift of the window against the version's reference."""
+    """Per-feature and prediction drift of the window against the version's reference,
+    beside each feature's global importance (mean |attribution|) once computed."""
     result = state.client.drift(deployment, window_s=parse_duration(window) if window else None)
+    importance = state.client.serving_importance(deployment)
     if as_json:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), "importance": importance.to_dict() if importance else None})
         return
     verdict = "[red]DRIFT[/]" if result.drifted else "[green]no dataset drift[/]"
     console.print(
@@ -40,9 +42,12 @@ def drift(deployment: str, window: Window = None, as_json: JsonFlag = False) -> 
         f"{len(result.columns)} column(s) drifted (share {result.share:.2f}, "
         f"threshold {result.threshold:g})"
     )
+    ranks = {c: i for i, (c, _) in enumerate(importance.ranked(), 1)} if importance else {}
+    values = importance.values if importance else {}
+    share = {c: v / (sum(values.values()) or 1.0) for c, v in values.items()}
     table(
         None,
-        ["column", "method", "statistic", "p-value", "threshold", "drift", "n"],
+        ["column", "method", "statistic", "p-value", "threshold", "drift", "n", "importance"],
         [
             (
                 r.column,
@@ -50,12 +55,24 @@ def drift(deployment: str, window: Window = None, as_json: JsonFlag = False) -> 
                 fmt_number(r.statistic),
                 fmt_number(r.p_value),
                 r.threshold,
-                "yes" if r.drifted else "",
+                _drift_cell(r.drifted, share.get(r.column, 0.0)),
                 r.n_current,
+                f"#{ranks[r.column]} {share[r.column]:.0%}" if r.column in ranks else "",
             )
             for r in result.columns
         ],
     )
+    if importance is None:
+        console.print(
+            "importance: not computed yet (the server computes it from the prediction log)"
+        )
+
+
+def _drift_cell(drifted: bool, share: float) -> str:
+    """A drifting feature that carries a tenth of the model's attribution or more is flagged."""
+    if not drifted:
+        return ""
+    return "[bold red]yes, matters[/]" if share >= 0.1 else "yes"
 
 
 @monitor_app.command("quality")

@@ -26,6 +26,9 @@ from shipyard.registry import service as registry
 from shipyard.store import Store
 
 REFERENCE_TAG = "shipyard.reference_profile"
+#: Up to ``REFERENCE_SAMPLE_ROWS`` reference rows, the background of explanations.
+REFERENCE_SAMPLE_TAG = "shipyard.reference_sample"
+REFERENCE_SAMPLE_ROWS = 100
 SCORE = "__score__"
 PREDICTION = "__prediction__"
 
@@ -103,6 +106,12 @@ def set_reference(store: Store, version: ModelVersion, data: pd.DataFrame, *, ac
     ref = store.artifacts.put_bytes(json.dumps({"columns": profiles}).encode())
     store.registry.set_version_tag(
         version.name, version.version, REFERENCE_TAG, ref.sha256, actor=actor
+    )
+    sample = data[columns].sample(min(len(data), REFERENCE_SAMPLE_ROWS), random_state=0)
+    rows = json.loads(sample.to_json(orient="split", index=False))
+    stored = store.artifacts.put_bytes(json.dumps(rows).encode())
+    store.registry.set_version_tag(
+        version.name, version.version, REFERENCE_SAMPLE_TAG, stored.sha256, actor=actor
     )
     return ref.sha256
 

@@ -99,3 +99,21 @@ def render_card(
         "",
     ]
     return "\n".join(lines)
+
+
+def importance_section(
+    ranked: list[tuple[str, float]], *, rows: int, method: str, output_space: str, source: str
+) -> str:
+    """The card's "Global feature importance" section (computed after registration, from
+    the prediction log, so it is appended when the card is read)."""
+    lines = [
+        "## Global feature importance",
+        "",
+        f"Mean |attribution| ({method}, {output_space} space) over {rows:,} logged "
+        f"predictions of {_cell(source)}.",
+        "",
+        "| rank | column | mean \\|attribution\\| |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {i} | {_cell(c)} | {v:.6g} |" for i, (c, v) in enumerate(ranked, 1)]
+    return "\n".join(lines) + "\n"

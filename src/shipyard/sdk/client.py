@@ -39,6 +39,7 @@ from shipyard.registry.uri import parse_model_uri
 from shipyard.sdk.access import AccessMethods
 from shipyard.sdk.audit import AuditMethods
 from shipyard.sdk.batch import BatchMethods
+from shipyard.sdk.explain import ExplainMethods
 from shipyard.sdk.keys import KeyMethods
 from shipyard.sdk.pipelines import PipelineMethods
 from shipyard.sdk.run import CURRENT_RUN, ActiveRun
@@ -128,7 +129,15 @@ class RunComparison:
         }
 
 
-class Client(PipelineMethods, KeyMethods, AccessMethods, AuditMethods, BatchMethods, StreamMethods):
+class Client(
+    PipelineMethods,
+    KeyMethods,
+    AccessMethods,
+    AuditMethods,
+    BatchMethods,
+    StreamMethods,
+    ExplainMethods,
+):
     def __init__(
         self,
         home: str | os.PathLike[str] | None = None,

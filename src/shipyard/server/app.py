@@ -24,6 +24,7 @@ from shipyard.config import HttpSettings, ServerSettings, StoreSettings
 from shipyard.deploy.rollouts import RolloutController
 from shipyard.deploy.webhooks import WebhookDispatcher
 from shipyard.errors import NotFound
+from shipyard.explain.importance import ImportanceRunner
 from shipyard.monitoring.monitors import MonitorRunner
 from shipyard.monitoring.predlog import PredictionLogger
 from shipyard.pipelines.scheduler import PipelineExecutor, PipelineScheduler
@@ -33,6 +34,7 @@ from shipyard.security.denials import DenialLog
 from shipyard.server import batch_api, control
 from shipyard.server.auth import AuthApp, app_routes, document_access
 from shipyard.server.errors import OipErrorBody, error_responses, install_error_handlers
+from shipyard.server.explain import Explanations
 from shipyard.server.predict import PredictApp
 from shipyard.server.protocols import oip
 from shipyard.server.schemas import (
@@ -82,6 +84,10 @@ def create_app(
         client.store, dataplane.process_id, tick_s=settings.controller_tick_s
     )
     metrics.watch_monitors(monitor_runner.latest)
+    explanations = Explanations(dataplane, threads=settings.explain_threads)
+    importance_runner = ImportanceRunner(
+        client.store, dataplane.process_id, interval_s=settings.importance_interval_s
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -103,6 +109,7 @@ def create_app(
         controller.start()
         dispatcher.start()
         monitor_runner.start()
+        importance_runner.start()
         scheduler = executor = None
         if settings.pipelines:
             scheduler = PipelineScheduler(
@@ -119,6 +126,8 @@ def create_app(
             await controller.close()
             await dispatcher.close()
             await monitor_runner.close()
+            await importance_runner.close()
+            explanations.close()
             if scheduler is not None and executor is not None:
                 await scheduler.close()
                 await asyncio.to_thread(executor.close)
@@ -243,6 +252,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         max_rows=settings.max_rows_per_request,
         default_deployment=settings.default_deployment,
+        explanations=explanations,
     )
     return AuthApp(
         predict,

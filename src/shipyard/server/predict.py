@@ -16,10 +16,11 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shipyard.errors import InvalidInput, NotFound, ShipyardError
+from shipyard.errors import InvalidInput, MissingDependency, NotFound, ShipyardError
+from shipyard.server import explain
 from shipyard.server.errors import BodyTooLarge, http_status, internal_message
 from shipyard.server.protocols import mlflow, native, oip
-from shipyard.serving.dataplane import DataPlane
+from shipyard.serving.dataplane import DataPlane, ModelFailed
 from shipyard.serving.metrics import ServingMetrics
 
 logger = logging.getLogger(__name__)
@@ -35,8 +36,10 @@ class PredictApp:
         max_body_bytes: int,
         max_rows: int = 10_000,
         default_deployment: str | None = None,
+        explanations: explain.Explanations | None = None,
     ) -> None:
         self.dataplane = dataplane
+        self.explanations = explanations
         self.metrics = metrics
         self.fallback = fallback
         self.max_body_bytes = max_body_bytes
@@ -48,6 +51,10 @@ class PredictApp:
             route = self._match(scope["path"])
             if route is not None:
                 await self._handle(route[0], route[1], route[2], scope, receive, send)
+                return
+            explain_route = explain.match(scope["path"]) if self.explanations else None
+            if explain_route is not None:
+                await self._explain(explain_route[0], explain_route[1], scope, receive, send)
                 return
         await self.fallback(scope, receive, send)
 
@@ -133,21 +140,14 @@ class PredictApp:
             if protocol == "mlflow" and _content_type(scope).startswith("text/csv"):
                 rows, params = mlflow.decode_csv(body, model), {}
             else:
-                try:
-                    payload = orjson.loads(body)
-                except orjson.JSONDecodeError as exc:
-                    raise InvalidInput(f"the body is not valid JSON: {exc}") from exc
+                payload = _parse_json(body)
                 if protocol == "native":
                     rows = native.decode(payload, model)
                 elif protocol == "oip":
                     rows, wanted = oip.decode(payload, model)
                 else:
                     rows, params = mlflow.decode_json(payload, model)
-            if len(rows) > self.max_rows:
-                raise BodyTooLarge(
-                    f"the request has {len(rows)} rows; the limit is {self.max_rows} "
-                    "(SHIPYARD_MAX_ROWS_PER_REQUEST)"
-                )
+            self._check_rows(rows)
             key = None
             if route.key_source == "header":
                 key = _header(scope, route.key_name or "")
@@ -174,6 +174,56 @@ class PredictApp:
         self.metrics.in_flight_change(tracked, -1)
         self.metrics.count_request(deployment, served_version, protocol, status)
         self.metrics.observe_latency(deployment, protocol, time.perf_counter() - started)
+
+    def _check_rows(self, rows: list[list[Any]]) -> None:
+        if len(rows) > self.max_rows:
+            raise BodyTooLarge(
+                f"the request has {len(rows)} rows; the limit is {self.max_rows} "
+                "(SHIPYARD_MAX_ROWS_PER_REQUEST)"
+            )
+
+    async def _explain(
+        self, protocol: str, deployment: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """An explain route: the same body limits, decoding and validation as predict."""
+        assert self.explanations is not None
+        started = time.perf_counter()
+        request_id = _request_id(scope)
+        status = 200
+        served_version = "-"
+        try:
+            model = self.dataplane.route(deployment).primary
+            payload = _parse_json(await self._read_body(scope, receive))
+            rows = explain.decode(protocol, payload, model)
+            self._check_rows(rows)
+            served_version = str(model.version.version)
+            try:
+                predictions, rows_out = await self.explanations.explain(model, rows)
+            except ShipyardError:
+                raise
+            except Exception as exc:
+                raise ModelFailed(model.key, exc) from exc
+            response = explain.encode(
+                protocol, model, deployment, request_id, predictions, rows_out
+            )
+        except ShipyardError as exc:
+            status = 501 if isinstance(exc, MissingDependency) else http_status(exc)
+            if status >= 500:
+                logger.error("explain %s of %s failed: %s", request_id, deployment, exc)
+            public = status < 500 or isinstance(exc, MissingDependency)  # names the extra
+            message = str(exc) if public else internal_message(exc, request_id)
+            response = explain.error(protocol, message, request_id)
+        await _send_json(send, status, response, request_id)
+        label = f"{protocol}-explain"
+        self.metrics.count_request(deployment, served_version, label, status)
+        self.metrics.observe_latency(deployment, label, time.perf_counter() - started)
+
+
+def _parse_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"the body is not valid JSON: {exc}") from exc
 
 
 def _error_body(protocol: str, message: str, request_id: str, status: int) -> dict[str, Any]:

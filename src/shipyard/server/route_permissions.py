@@ -64,6 +64,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/invocations"): needs(P.PREDICT, deployment="name"),
     ("POST", "/v2/models/{name}/infer"): needs(P.PREDICT, deployment="name"),
     ("POST", "/v2/models/{name}/versions/{version}/infer"): needs(P.PREDICT, deployment="name"),
+    # explanations: whoever may predict on a deployment may explain its predictions
+    ("POST", "/v1/deployments/{name}/explain"): needs(P.PREDICT, deployment="name"),
+    ("POST", "/v1/models/{name}:explain"): needs(P.PREDICT, deployment="name"),
+    ("POST", "/v2/models/{name}/explain"): needs(P.PREDICT, deployment="name"),
     ("POST", "/v1/deployments/{name}/feedback"): needs(P.FEEDBACK, deployment="name"),
     ("GET", "/v2"): needs(P.PREDICT, P.READ),
     ("GET", "/v2/models/{name}"): needs(P.PREDICT, P.READ, deployment="name"),

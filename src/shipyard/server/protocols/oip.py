@@ -184,7 +184,34 @@ def encode(
 
 
 def server_metadata() -> dict[str, Any]:
-    return {"name": "shipyard", "version": __version__, "extensions": []}
+    # "explain": POST /v2/models/{name}/explain takes an infer body (server/explain.py).
+    return {"name": "shipyard", "version": __version__, "extensions": ["explain"]}
+
+
+def encode_explanations(
+    deployment: str,
+    version: str,
+    request_id: str,
+    predictions: list[Any],
+    explanations: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The explain extension's answer: an infer response whose ``predict`` output is the
+    model's, plus the explanations (the same rows as every explain route)."""
+    return {
+        "model_name": deployment,
+        "model_version": version,
+        "id": request_id,
+        "parameters": {},
+        "outputs": [
+            {
+                "name": "predict",
+                "shape": [len(predictions)],
+                "datatype": _datatype(predictions),
+                "data": predictions,
+            }
+        ],
+        "explanations": explanations,
+    }
 
 
 def model_metadata(deployment: str, model: ServedModel) -> dict[str, Any]:
