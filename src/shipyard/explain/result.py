@@ -8,6 +8,7 @@ for itself that the attributions account for the prediction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,26 @@ class Explanation:
             )
         if self.output_space not in OUTPUT_SPACES:
             raise ValueError(f"unknown output space {self.output_space!r}")
+
+    def predicted(self, classes: Sequence[Any] | None) -> list[Any] | None:
+        """The labels the outputs imply (a scikit-learn classifier predicts the class with
+        the largest score), so the server need not call the model a second time; None when
+        the outputs do not decide it (regression, an approximate method)."""
+        if (
+            self.approximate
+            or classes is None
+            or self.output_space not in ("log_odds", "probability")
+        ):
+            return None
+        classes = list(classes)
+        if self.output.shape[1] == len(classes) > 2:
+            return [_number(classes[i]) for i in np.argmax(self.output, axis=1)]
+        if len(classes) == 2 and self.output.shape[1] == 1 and self.explained_class in classes:
+            cut = 0.0 if self.output_space == "log_odds" else 0.5
+            positive = self.explained_class
+            negative = classes[0] if positive == classes[1] else classes[1]
+            return [_number(positive if v > cut else negative) for v in self.output[:, 0]]
+        return None
 
     @property
     def rows(self) -> int:

@@ -101,7 +101,10 @@ class Explanations:
         if model.threads is not None:
             model.threads.apply()
         explanation = self._explainer(model).explain(model.validator.frame(rows))
-        predictions = model.predict_rows(rows).predictions
+        # The outputs already decide a classifier's label: one model call per request, not two.
+        predictions = explanation.predicted(model.predictor.classes)
+        if predictions is None:
+            predictions = model.predict_rows(rows).predictions
         return predictions, explanation.to_rows()
 
     async def explain(
