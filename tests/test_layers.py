@@ -22,6 +22,7 @@ LAYERS = {
     "datasets": 1,
     "pipelines": 1,
     "batch": 1,
+    "optimize": 1,
     "store": 0,
     "flavors": 0,
 }

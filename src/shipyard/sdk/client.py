@@ -40,6 +40,7 @@ from shipyard.sdk.access import AccessMethods
 from shipyard.sdk.audit import AuditMethods
 from shipyard.sdk.batch import BatchMethods
 from shipyard.sdk.keys import KeyMethods
+from shipyard.sdk.optimize import OptimizeMethods
 from shipyard.sdk.pipelines import PipelineMethods
 from shipyard.sdk.run import CURRENT_RUN, ActiveRun
 from shipyard.sdk.stream import StreamMethods
@@ -128,7 +129,15 @@ class RunComparison:
         }
 
 
-class Client(PipelineMethods, KeyMethods, AccessMethods, AuditMethods, BatchMethods, StreamMethods):
+class Client(
+    PipelineMethods,
+    KeyMethods,
+    AccessMethods,
+    AuditMethods,
+    BatchMethods,
+    StreamMethods,
+    OptimizeMethods,
+):
     def __init__(
         self,
         home: str | os.PathLike[str] | None = None,
