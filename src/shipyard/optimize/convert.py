@@ -101,11 +101,14 @@ def _initial_types(signature: Signature, by_columns: bool, dtype: str) -> list[A
 
 
 def _convert(estimator: Any, signature: Signature, by_columns: bool, dtype: str) -> bytes:
+    from sklearn.base import is_classifier
+
     skl2onnx = _skl2onnx()
     graph = skl2onnx.to_onnx(
         estimator,
         initial_types=_initial_types(signature, by_columns, dtype),
-        options={"zipmap": False},
+        # probabilities as one tensor, not a list of {class: p} dicts (slower to build)
+        options={"zipmap": False} if is_classifier(estimator) else None,
         target_opset=TARGET_OPSET,
     )
     data = add_missing_routing(bytes(graph.SerializeToString()), estimator)

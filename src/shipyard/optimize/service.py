@@ -35,7 +35,7 @@ from shipyard.store import Store
 
 logger = logging.getLogger(__name__)
 
-OPTIMIZE_TAG = "shipyard.optimize"
+OPTIMIZE_TAG = registry.OPTIMIZE_TAG
 TARGETS = ("onnx",)
 Phase = Callable[[str], None]
 

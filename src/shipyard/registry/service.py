@@ -37,6 +37,8 @@ DESCRIPTOR = "shipyard-model.json"
 DESCRIPTOR_KIND = "shipyard.model/v1"
 #: Version tag naming the version this one was made from (``models:/NAME/V``).
 DERIVED_FROM_TAG = "shipyard.derived_from"
+#: Version tag holding the JSON reports ``shipyard optimize`` registered the version on.
+OPTIMIZE_TAG = "shipyard.optimize"
 
 
 @dataclass(frozen=True)
