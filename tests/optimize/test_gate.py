@@ -121,6 +121,12 @@ def test_the_version_records_source_reports_and_lineage(
     assert stored["parity"]["passed"] and stored["latency"] == result.latency.to_dict()
     assert stored["quantization"]["status"] == "not applicable"
     assert "## Derived from" in version.model_card and "models:/fraud/1" in version.model_card
+    predictor = sqlite_client.load_model("models:/fraud/2").predictor
+    assert predictor.accepts_matrix(version.signature.columns)  # the server's fast path
+    options = predictor.raw.get_session_options()
+    assert (options.intra_op_num_threads, options.inter_op_num_threads) == (1, 1)
+    matrix = X[:5].to_numpy()
+    assert np.abs(predictor.predict_proba_matrix(matrix) - model.predict_proba(X[:5])).max() < 1e-5
     tree = sqlite_client.lineage("models:/fraud/2").to_dict()
     assert tree["children"][0]["id"] == "models:/fraud/1"
     source_tree = sqlite_client.lineage("models:/fraud/1").to_dict()
