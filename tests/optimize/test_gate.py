@@ -34,9 +34,7 @@ def planted_converter() -> None:
     from skl2onnx import update_registered_converter
 
     def shape(operator) -> None:
-        operator.outputs[0].type = operator.inputs[0].type.__class__(
-            operator.inputs[0].type.shape
-        )
+        operator.outputs[0].type = operator.inputs[0].type.__class__(operator.inputs[0].type.shape)
 
     def convert(scope, operator, container) -> None:  # forgets the clip: a planted bug
         container.add_node(
@@ -75,7 +73,8 @@ def test_an_estimator_without_a_converter_is_named_with_its_place(
     sqlite_client: Client, numeric_data
 ) -> None:
     _register(sqlite_client, Unknown(), numeric_data, "unknown")
-    with pytest.raises(MissingConverter, match=r"test_gate\.Unknown \(the model > step 'unknown'\)"):
+    where = r"test_gate\.Unknown \(the model > step 'unknown'\)"
+    with pytest.raises(MissingConverter, match=where):
         sqlite_client.optimize("models:/unknown/1")
     assert len(sqlite_client.list_model_versions("unknown")) == 1
 
@@ -87,7 +86,7 @@ def test_without_reference_data_the_sample_is_asked_for(
 
     X, y = numeric_data
     sqlite_client.register_model(LogisticRegression().fit(X, y), name="plain", sample_input=X[:50])
-    with pytest.raises(InvalidInput, match="no reference data.*sample="):
+    with pytest.raises(InvalidInput, match=r"no reference data.*sample="):
         sqlite_client.optimize("models:/plain/1")
     with pytest.raises(InvalidInput, match="cannot optimize to 'tflite'"):
         sqlite_client.optimize("models:/plain/1", sample=tmp_path / "x.csv", to="tflite")

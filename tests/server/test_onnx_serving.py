@@ -85,10 +85,13 @@ def test_a_canary_of_the_onnx_version_over_its_source_agrees(optimized, breast_c
     client, _ = optimized
     X, _ = breast_cancer
     client.create_deployment("cancer", "cancer@champion")
-    with TestClient(create_app(FAST, client=client), headers=bearer(client)) as served:
-        with Traffic(served, X.to_dict(orient="records")) as traffic:
-            client.start_rollout("cancer", _spec("cancer@fast"))
-            status = _wait_for_status(client, {"promoted", "rolled_back"})
+    app = create_app(FAST, client=client)
+    with (
+        TestClient(app, headers=bearer(client)) as served,
+        Traffic(served, X.to_dict(orient="records")) as traffic,
+    ):
+        client.start_rollout("cancer", _spec("cancer@fast"))
+        status = _wait_for_status(client, {"promoted", "rolled_back"})
     record = client.rollout("cancer")
     assert status == "promoted", record.reason
     assert set(traffic.statuses) == {200} and traffic.versions[2] > 0
@@ -124,5 +127,6 @@ def test_loading_the_onnx_version_by_alias_does_not_import_scikit_learn(
     assert done.returncode == 0, done.stderr[-2000:]
     import pandas as pd
 
-    row = pd.DataFrame([[1.0] * 30], columns=client.get_model_version("cancer", 2).signature.columns)
+    columns = client.get_model_version("cancer", 2).signature.columns
+    row = pd.DataFrame([[1.0] * 30], columns=columns)
     assert abs(float(done.stdout.strip()) - model.predict_proba(row)[0, 1]) <= GATE

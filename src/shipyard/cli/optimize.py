@@ -59,9 +59,7 @@ def optimize(
     ] = None,
     max_diff: Annotated[
         float,
-        typer.Option(
-            "--max-diff", min=0.0, help="Largest |Δprobability| (|Δprediction|) allowed."
-        ),
+        typer.Option("--max-diff", min=0.0, help="Largest |Δprobability| (|Δprediction|) allowed."),
     ] = 1e-5,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:

@@ -94,9 +94,7 @@ def _derivations(store: Store, version: ModelVersion) -> list[Node]:
         nodes.append(node)
     for other in store.registry.list_versions(version.name):
         if other.tags.get(DERIVED_FROM_TAG) == version.uri:
-            nodes.append(
-                Node("model", other.uri, f"derived from this version: {other.flavor}")
-            )
+            nodes.append(Node("model", other.uri, f"derived from this version: {other.flavor}"))
     return nodes
 
 
