@@ -52,6 +52,7 @@ PROGRESS_MARKER = "@@progress "
 
 EXPERIMENT = "exp"
 MODEL = "bench"
+ONNX_MODEL = "bench-onnx"  # the champion's estimator, optimized (shipyard optimize)
 ALIAS = "champion"
 SEARCH_FILTER = "metrics.m0 > 0.5 and params.p0 = 'v'"
 #: MLflow writes telemetry in a background thread by default; there is no network here.
@@ -154,6 +155,14 @@ def table_rows(plan: Plan) -> list[Row]:
         Row(
             "e_cold",
             "(e) fresh process: import, load @champion, first predict_proba",
+            "s",
+            1,
+            4.1,
+            min_ratio=3,
+        ),
+        Row(
+            "e_cold_onnx",
+            "(e) same, Shipyard's optimized ONNX version @champion vs MLflow pyfunc",
             "s",
             1,
             4.1,
@@ -358,6 +367,13 @@ class ShipyardSide(Side):
         with self.client.start_run("full") as run:
             self.model_uri = run.log_model(model, "model", sample_input=sample)
         self.client.register_model(self.model_uri, name="warmup")
+        # The same estimator as an optimized ONNX version, by alias (e_cold_onnx).
+        frame, _ = dataset_and_models(0)
+        self.client.register_model(
+            model, name=ONNX_MODEL, sample_input=sample, reference_data=frame
+        )
+        optimized = self.client.optimize(f"models:/{ONNX_MODEL}/1").version
+        self.client.set_alias(ONNX_MODEL, ALIAS, optimized.version)
         # The champion pickled, for the (e) floor: what any loader must at least spend.
         (self.folder / "champion.pkl").write_bytes(pickle.dumps(model))
 
@@ -381,6 +397,14 @@ class ShipyardSide(Side):
                 "import shipyard\n"
                 f"model = shipyard.load_model('models:/{MODEL}@{ALIAS}')\n"
                 "print(model.predict_proba(pd.DataFrame([json.loads(sys.argv[1])])))\n"
+            ),
+            "e_cold_onnx": (
+                "import json, sys\n"
+                "import pandas as pd\n"
+                "import shipyard\n"
+                f"model = shipyard.load_model('models:/{ONNX_MODEL}@{ALIAS}')\n"
+                "print(model.predict_proba(pd.DataFrame([json.loads(sys.argv[1])])))\n"
+                "print('sklearn imported:', 'sklearn' in sys.modules)\n"
             ),
             "e_floor": (
                 "import json, pickle, sys\n"
@@ -653,7 +677,15 @@ def measure_side(side: Side, plan: Plan, events: Events) -> SideResult:
 
     # (d), then (e) and (f) on the last registry workspace.
     with stage(
-        result, "d_register", "d_full", "e_cold", "e_cold_sklearn", "e_floor", "f_1", "f_100"
+        result,
+        "d_register",
+        "d_full",
+        "e_cold",
+        "e_cold_onnx",
+        "e_cold_sklearn",
+        "e_floor",
+        "f_1",
+        "f_100",
     ):
         samples = []
         for repeat in range(plan.repeats):
@@ -669,7 +701,7 @@ def measure_side(side: Side, plan: Plan, events: Events) -> SideResult:
                 samples.append((time.perf_counter() - start) / plan.versions)
                 result.checks["d_last_version"] = version
                 if repeat == plan.repeats - 1:
-                    with stage(result, "e_cold", "e_cold_sklearn", "e_floor"):
+                    with stage(result, "e_cold", "e_cold_onnx", "e_cold_sklearn", "e_floor"):
                         measure_cold_load(side, plan, events, result, X.iloc[0])
                     with stage(result, "f_1", "f_100"):
                         measure_overhead(side, plan, events, result, X)
@@ -918,6 +950,8 @@ def build_table(plan: Plan, sides: dict[str, dict[str, Any]]) -> tuple[list[list
         ours = shipyard.get(row.key, {}).get("value")
         if row.key in ("d_full", "e_cold_sklearn") and ours is None:
             ours = shipyard.get(row.key.replace("_sklearn", ""), {}).get("value")
+        if row.key == "e_cold_onnx" and theirs is None:  # against MLflow's pyfunc load
+            theirs = mlflow.get("e_cold", {}).get("value")
         theirs_u = theirs * row.scale if theirs is not None else None
         ours_u = ours * row.scale if ours is not None else None
         baseline, from_reference = theirs_u, False

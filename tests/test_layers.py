@@ -23,6 +23,7 @@ LAYERS = {
     "pipelines": 1,
     "batch": 1,
     "explain": 1,
+    "optimize": 1,
     "store": 0,
     "flavors": 0,
 }

@@ -6,6 +6,9 @@ from the environment, as their docs advise; Shipyard is started the way its
 README starts it, with no thread variables, and must limit its pools itself.
 
 - Shipyard: ``shipyard --home H serve`` (this interpreter), native protocol.
+- Shipyard ONNX: the same command over a second home where each model's
+  deployment serves its optimized version (``Client.optimize``: ONNX behind the
+  parity gate), so the two Shipyard rows differ only in the model format.
 - MLflow: ``mlflow models serve --env-manager local``, one server per model
   (it serves one model), from its own venv.
 - MLServer + mlserver-sklearn 1.7.1, its own venv (uvloop 0.21), both models
@@ -60,6 +63,7 @@ ALL_SERVERS = (
     "shipyard-w2",
     "shipyard-oip",
     "shipyard-nolog",
+    "shipyard-onnx",
     "mlflow",
     "mlserver",
     "mlserver-batch",
@@ -73,6 +77,7 @@ LABELS = {
     "shipyard-w2": "Shipyard, 2 workers",
     "shipyard-oip": "Shipyard OIP v2, 1 worker",
     "shipyard-nolog": "Shipyard, 1 worker, no pred. log",
+    "shipyard-onnx": "Shipyard ONNX (optimized), 1 worker",
     "mlflow": "MLflow models serve",
     "mlserver": "MLServer",
     "mlserver-batch": "MLServer + adaptive batching",
@@ -83,6 +88,7 @@ FAMILY = {
     "shipyard-w2": "shipyard",
     "shipyard-oip": "shipyard",
     "shipyard-nolog": "shipyard",
+    "shipyard-onnx": "shipyard",
     "mlflow": "mlflow",
     "mlserver": "mlserver",
     "mlserver-batch": "mlserver",
@@ -484,6 +490,29 @@ def prepare_shipyard(models: Models, home: Path) -> None:
     (home / TOKEN_FILE).write_text(token.token)
 
 
+ONNX_HOME = "shipyard-onnx-home"
+
+
+def prepare_shipyard_onnx(models: Models, home: Path) -> dict[str, dict[str, Any]]:
+    """Like ``prepare_shipyard``, but each deployment serves the model's optimized version:
+    registered with its training frame as reference data, then ``client.optimize`` (ONNX
+    behind the parity gate). Returns each optimization's parity and latency reports."""
+    from shipyard import Client
+
+    reports = {}
+    with Client(home) as client:
+        for name, estimator in models.estimators.items():
+            client.register_model(
+                estimator, name=name, sample_input=models.frame[:50], reference_data=models.frame
+            )
+            result = client.optimize(f"models:/{name}/1")
+            client.create_deployment(name, result.version.uri.removeprefix("models:/"))
+            reports[name] = result.to_dict()
+        token = client.create_token("bench", "predictor")
+    (home / TOKEN_FILE).write_text(token.token)
+    return reports
+
+
 def prepare_mlflow(models: Models, venv: Path, folder: Path) -> dict[str, Path]:
     """One MLflow model folder per model, written by the MLflow venv's interpreter."""
     out = {}
@@ -553,7 +582,7 @@ def specs_for(
     if FAMILY[key] == "shipyard":
         workers = "2" if key == "shipyard-w2" else "1"
         port = free_port()
-        home = work / "shipyard-home"
+        home = work / (ONNX_HOME if key == "shipyard-onnx" else "shipyard-home")
         shipyard = Path(sys.executable).parent / "shipyard"
         # As the README starts it: `shipyard serve`, no thread variables, no tuning flags.
         argv = [str(shipyard), "--home", str(home), "serve", "--host", HOST, "--port", str(port)]

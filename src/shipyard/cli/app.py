@@ -34,6 +34,7 @@ EXIT_CODES: tuple[tuple[type[ShipyardError], int], ...] = (
 OPTIONS_FOR_PARAMETERS = {
     "sample_input": "--sample-input FILE (CSV or Parquet rows)",
     "trust": "--trust",
+    "sample": "--sample datasets:/NAME/V or a CSV/Parquet file",
 }
 
 console = Console()

@@ -18,6 +18,7 @@ from shipyard.cli.deployments import deployments_app
 from shipyard.cli.keys import keys_app
 from shipyard.cli.models import models_app
 from shipyard.cli.monitor import feedback_app, monitor_app
+from shipyard.cli.optimize import optimize
 from shipyard.cli.pipelines import pipelines_app, worker
 from shipyard.cli.quickstart import quickstart
 from shipyard.cli.rollouts import rollout_app, webhooks_app
@@ -50,6 +51,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(batch_app, name="batch")
 app.add_typer(stream_app, name="stream")
 app.command("lineage")(lineage)
+app.command("optimize")(optimize)
 app.command("quickstart")(quickstart)
 app.command("serve")(serve)
 app.command("worker")(worker)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from shipyard.cli.explain import explain_command
 from shipyard.cli.output import fmt_number, print_json, table, when
 from shipyard.cli.sample import read_sample
 from shipyard.errors import InvalidInput
+from shipyard.registry.service import OPTIMIZE_TAG
 
 models_app = typer.Typer(help="The model registry: versions, aliases, cards.", no_args_is_help=True)
 alias_app = typer.Typer(
@@ -125,6 +127,37 @@ def show_model(
         out = found.signature.outputs
         classes = f", classes {list(out.classes)}" if out.classes is not None else ""
         console.print(f"output: {out.task}, dtype {out.dtype}{classes}")
+    reports = found.tags.get(OPTIMIZE_TAG)
+    if found.tags:
+        shown = {k: v for k, v in found.tags.items() if k != OPTIMIZE_TAG}
+        table("tags", ["key", "value"], sorted(shown.items()))
+    if reports is not None:
+        _print_optimization(json.loads(reports))
+
+
+def _print_optimization(report: dict[str, Any]) -> None:
+    """The parity and latency reports ``shipyard optimize`` stored with the version."""
+    parity, latency = report["parity"], report["latency"]
+    console.print(
+        f"optimized from {report['derived_from']} ({report['input_dtype']} inputs): "
+        f"max |Δ{parity['compared']}| {parity['max_diff']:.3g} (gate {parity['threshold']:g}), "
+        f"{parity['label_flips']} label flip(s) on {parity['rows']:,} rows; "
+        f"quantization {report['quantization']['status']}",
+        highlight=False,
+    )
+    table(
+        "latency, one thread (medians, ms)",
+        ["rows", "source", "onnx", "speed-up"],
+        [
+            ("1", latency["source_1_row_ms"], latency["onnx_1_row_ms"], latency["speedup_1_row"]),
+            (
+                "1,000",
+                latency["source_1000_rows_ms"],
+                latency["onnx_1000_rows_ms"],
+                latency["speedup_1000_rows"],
+            ),
+        ],
+    )
 
 
 @models_app.command("card")

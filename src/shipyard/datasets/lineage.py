@@ -16,6 +16,7 @@ from shipyard.deploy.policy import policy_from_dict
 from shipyard.entities import ModelVersion
 from shipyard.errors import InvalidURI
 from shipyard.monitoring.predlog import PREFIX
+from shipyard.registry.service import DERIVED_FROM_TAG
 from shipyard.registry.uri import parse_model_uri
 from shipyard.store import Store
 
@@ -83,10 +84,26 @@ def _windows(store: Store, deployment: str) -> list[Node]:
     ]
 
 
-def model_lineage(store: Store, uri: str) -> Node:
+def _derivations(store: Store, version: ModelVersion) -> list[Node]:
+    """The version this one was made from (with its own lineage), and versions made from it."""
+    nodes = []
+    source = version.tags.get(DERIVED_FROM_TAG)
+    if source is not None:
+        node = model_lineage(store, source, derivations=False)
+        node.detail = f"derived from (source of this version): {node.detail}"
+        nodes.append(node)
+    for other in store.registry.list_versions(version.name):
+        if other.tags.get(DERIVED_FROM_TAG) == version.uri:
+            nodes.append(Node("model", other.uri, f"derived from this version: {other.flavor}"))
+    return nodes
+
+
+def model_lineage(store: Store, uri: str, *, derivations: bool = True) -> Node:
     ref = parse_model_uri(uri)
     version = store.registry.get_version(ref.name, version=ref.version, alias=ref.alias)
     root = Node("model", version.uri, f"{version.flavor}, sha256 {version.sha256[:12]}")
+    if derivations:
+        root.children += _derivations(store, version)
     if version.run_id:
         run = store.tracking.get_run(version.run_id)
         run_node = Node(

@@ -12,7 +12,6 @@ signature. Path-dependent TreeSHAP needs none of it.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ import pandas as pd
 
 from shipyard.entities import ModelVersion
 from shipyard.monitoring.profile import CategoricalProfile, ColumnProfile, NumericProfile
-from shipyard.monitoring.service import REFERENCE_SAMPLE_TAG, reference_of
+from shipyard.monitoring.service import reference_of, reference_sample
 from shipyard.serving.validation import RowValidator
 from shipyard.signature import ColumnSpec
 from shipyard.store import Store
@@ -31,12 +30,9 @@ MAX_ROWS = 100
 def background_for(store: Store, version: ModelVersion, rows: int = MAX_ROWS) -> pd.DataFrame:
     """Up to ``rows`` background rows with the signature's columns and dtypes."""
     validator = RowValidator(version.signature)
-    sha = version.tags.get(REFERENCE_SAMPLE_TAG)
-    if sha is not None:
-        stored = json.loads(store.artifacts.get_bytes(sha))
-        frame = pd.DataFrame(stored["data"], columns=stored["columns"])
-        if set(validator.columns) <= set(frame.columns):
-            return validator.frame(frame[validator.columns].head(rows).values.tolist())
+    frame = reference_sample(store, version)
+    if frame is not None and set(validator.columns) <= set(frame.columns):
+        return validator.frame(frame[validator.columns].head(rows).values.tolist())
     try:
         profiles = reference_of(store, version)
     except Exception:  # no reference profile at all

@@ -5,10 +5,19 @@ Accepts an ``onnx.ModelProto``, the serialized bytes of one, or a path to an
 input of shape ``[N, k]``) or one column per named input. The first output is
 the prediction; a second output holding per-class scores (a tensor, or the
 list of dicts that skl2onnx's ZipMap produces) backs ``predict_proba``.
+
+A session runs on one intra-op and one inter-op thread: a serving worker is
+one process per core, and onnxruntime's own pools would fight the other
+workers for the cores (single-row tree models gain nothing from them). A
+single numeric input of width ``k`` also takes the server's float matrix fast
+path (``predict_matrix``) without building a DataFrame. ``classes`` in the
+flavor options (``shipyard optimize`` records its source's) name the
+probability columns of graphs that do not carry class labels themselves.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +58,12 @@ def _model_bytes(model: Any) -> bytes:
 
 
 class OnnxPredictor(Predictor):
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, classes: Sequence[Any] | None = None) -> None:
         ort = _onnxruntime()
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         try:
             self.session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
@@ -61,7 +72,17 @@ class OnnxPredictor(Predictor):
             ) from exc
         self.inputs = self.session.get_inputs()
         self.outputs = [o.name for o in self.session.get_outputs()]
-        self.classes = _classes_from_graph(data)
+        self.classes = tuple(classes) if classes is not None else _classes_from_graph(data)
+        spec = self.inputs[0]
+        width = spec.shape[1] if len(spec.shape) == 2 else None
+        #: The one matrix input's width and dtype, when the fast path applies.
+        self._matrix: tuple[int, Any] | None = (
+            (width, _NUMPY_TYPES[spec.type])
+            if len(self.inputs) == 1
+            and isinstance(width, int)
+            and spec.type in ("tensor(float)", "tensor(double)")
+            else None
+        )
 
     def _feed(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         if len(self.inputs) == 1:
@@ -90,15 +111,34 @@ class OnnxPredictor(Predictor):
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         if not self.supports_proba:
             raise NotImplementedError("this ONNX model has no probability output")
-        scores = self._run(frame)[1]
+        return self._scores(self._run(frame)[1])
+
+    def _scores(self, scores: Any) -> np.ndarray:
         if isinstance(scores, list):  # ZipMap: one {class: probability} dict per row
             keys = list(self.classes) if self.classes else list(scores[0].keys())
             return np.array([[row[k] for k in keys] for row in scores], dtype=np.float64)
-        return np.asarray(scores)
+        return np.asarray(scores, dtype=np.float64)
 
     @property
     def raw(self) -> Any:
         return self.session
+
+    def accepts_matrix(self, columns: Sequence[str]) -> bool:
+        return self._matrix is not None and self._matrix[0] == len(columns)
+
+    def _run_matrix(self, matrix: np.ndarray) -> list[Any]:
+        assert self._matrix is not None
+        feed = {self.inputs[0].name: np.ascontiguousarray(matrix, dtype=self._matrix[1])}
+        return list(self.session.run(self.outputs, feed))
+
+    def predict_matrix(self, matrix: np.ndarray) -> Any:
+        result = np.asarray(self._run_matrix(matrix)[0])
+        return result.reshape(-1) if result.ndim == 2 and result.shape[1] == 1 else result
+
+    def predict_proba_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        if not self.supports_proba:
+            raise NotImplementedError("this ONNX model has no probability output")
+        return self._scores(self._run_matrix(matrix)[1])
 
 
 def _classes_from_graph(data: bytes) -> tuple[Any, ...] | None:
@@ -131,10 +171,11 @@ class OnnxFlavor(Flavor):
 
     def save(self, model: Any, folder: Path, options: dict[str, Any]) -> dict[str, Any]:
         (folder / MODEL_FILE).write_bytes(_model_bytes(model))
-        return {}
+        classes = options.get("classes")
+        return {"classes": list(classes)} if classes is not None else {}
 
     def load(self, tree: Tree, options: dict[str, Any], context: LoadContext) -> Predictor:
-        return OnnxPredictor(tree.read_bytes(MODEL_FILE))
+        return OnnxPredictor(tree.read_bytes(MODEL_FILE), options.get("classes"))
 
     def wrap(self, model: Any, signature: Signature) -> Predictor:
         return OnnxPredictor(_model_bytes(model))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from pathlib import Path
@@ -26,9 +27,9 @@ from shipyard.registry import service as registry
 from shipyard.store import Store
 
 REFERENCE_TAG = "shipyard.reference_profile"
-#: Up to ``REFERENCE_SAMPLE_ROWS`` reference rows, the background of explanations.
+#: A Parquet sample of the reference rows themselves (parity checks, explanations).
 REFERENCE_SAMPLE_TAG = "shipyard.reference_sample"
-REFERENCE_SAMPLE_ROWS = 100
+REFERENCE_SAMPLE_ROWS = 5_000
 SCORE = "__score__"
 PREDICTION = "__prediction__"
 
@@ -107,13 +108,24 @@ def set_reference(store: Store, version: ModelVersion, data: pd.DataFrame, *, ac
     store.registry.set_version_tag(
         version.name, version.version, REFERENCE_TAG, ref.sha256, actor=actor
     )
-    sample = data[columns].sample(min(len(data), REFERENCE_SAMPLE_ROWS), random_state=0)
-    rows = json.loads(sample.to_json(orient="split", index=False))
-    stored = store.artifacts.put_bytes(json.dumps(rows).encode())
+    rows = data[columns]
+    if len(rows) > REFERENCE_SAMPLE_ROWS:
+        rows = rows.sample(REFERENCE_SAMPLE_ROWS, random_state=0)
+    buffer = io.BytesIO()
+    rows.reset_index(drop=True).to_parquet(buffer, index=False)
+    sample = store.artifacts.put_bytes(buffer.getvalue())
     store.registry.set_version_tag(
-        version.name, version.version, REFERENCE_SAMPLE_TAG, stored.sha256, actor=actor
+        version.name, version.version, REFERENCE_SAMPLE_TAG, sample.sha256, actor=actor
     )
     return ref.sha256
+
+
+def reference_sample(store: Store, version: ModelVersion) -> pd.DataFrame | None:
+    """Up to 5,000 of the version's reference rows (hash-verified), None if it has none."""
+    sha = version.tags.get(REFERENCE_SAMPLE_TAG)
+    if sha is None:
+        return None
+    return pd.read_parquet(io.BytesIO(store.artifacts.get_bytes(sha)))
 
 
 def reference_of(store: Store, version: ModelVersion) -> dict[str, ColumnProfile]:

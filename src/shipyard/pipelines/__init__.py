@@ -6,7 +6,7 @@ What a pipeline file imports::
 """
 
 from shipyard.entities import ModelVersion, Run
-from shipyard.pipelines.builtin import deploy, gate, register_model
+from shipyard.pipelines.builtin import deploy, gate, optimize, register_model
 from shipyard.pipelines.definition import Pipeline, PipelineInvalid, StepContext
 from shipyard.pipelines.gate import GateFailed, GateResult
 from shipyard.pipelines.triggers import TriggerSpec, on_alert, on_dataset, on_schedule
@@ -27,5 +27,6 @@ __all__ = [
     "on_alert",
     "on_dataset",
     "on_schedule",
+    "optimize",
     "register_model",
 ]

@@ -1,4 +1,4 @@
-"""The steps Shipyard provides: register a candidate, gate it, deploy it.
+"""The steps Shipyard provides: register a candidate, gate it, optimize it, deploy it.
 
 They are ordinary steps written against the SDK, added with
 ``pipeline.add_step(gate(...))``; their options are checked when the
@@ -166,6 +166,54 @@ def gate(
             "fairness": fairness,
             "champion": champion,
         },
+    )
+
+
+def optimize(
+    *,
+    candidate: str,
+    sample: str | None = None,
+    max_diff: float = 1e-5,
+    to: str = "onnx",
+    name: str = "optimize",
+    after: list[str] | tuple[str, ...] = (),
+) -> Step:
+    """Compile the version from step ``candidate`` to ONNX behind the parity gate
+    (``Client.optimize``) and return the new version, so ``deploy`` can roll it out.
+    ``sample`` is a step returning a dataset version (default: the candidate's
+    reference data); a conversion that fails the gate fails the run."""
+    if to != "onnx":
+        raise InvalidInput(f"optimize: cannot optimize to {to!r}; supported: onnx")
+    if not max_diff >= 0:
+        raise InvalidInput(f"optimize: max_diff must be >= 0, got {max_diff}")
+
+    def run_optimize(ctx: StepContext, **inputs: Any) -> ModelVersion:
+        version: ModelVersion = inputs["candidate"]
+        held_out: DatasetRecord | None = inputs.get("sample")
+        result = ctx.client.optimize(
+            version.uri,
+            sample=held_out.uri if held_out is not None else None,
+            max_diff=max_diff,
+            to=to,
+        )
+        ctx.log.info(
+            "optimized %s into %s: %s; %s",
+            version.uri,
+            result.version.uri,
+            result.parity.summary(),
+            result.latency.summary(),
+        )
+        return result.version
+
+    return _step(
+        name,
+        "optimize",
+        run_optimize,
+        {"candidate": candidate, "sample": sample},
+        returns=ModelVersion,
+        input_types={"candidate": ModelVersion, "sample": DatasetRecord},
+        after=after,
+        options={"max_diff": max_diff, "to": to},
     )
 
 

@@ -33,6 +33,7 @@ def render_card(
     description: str,
     created_at: int,
     created_by: str,
+    derived: dict[str, Any] | None = None,
 ) -> str:
     lines = [
         f"# Model card: {name} v{version}",
@@ -53,6 +54,10 @@ def render_card(
         lines.append(f"| task | {signature.outputs.task} |")
         if signature.outputs.classes is not None:
             lines.append(f"| classes | {', '.join(map(str, signature.outputs.classes))} |")
+    if derived is not None:
+        lines += ["", "## Derived from", "", f"Converted from `{derived['source']}`."]
+        lines += ["", "| field | value |", "|---|---|"]
+        lines += [f"| {_cell(k)} | {_cell(v)} |" for k, v in derived.items() if k != "source"]
     if run is not None:
         lines += [
             "",

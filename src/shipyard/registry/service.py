@@ -35,6 +35,10 @@ logger = logging.getLogger(__name__)
 
 DESCRIPTOR = "shipyard-model.json"
 DESCRIPTOR_KIND = "shipyard.model/v1"
+#: Version tag naming the version this one was made from (``models:/NAME/V``).
+DERIVED_FROM_TAG = "shipyard.derived_from"
+#: Version tag holding the JSON reports ``shipyard optimize`` registered the version on.
+OPTIMIZE_TAG = "shipyard.optimize"
 
 
 @dataclass(frozen=True)
@@ -56,14 +60,21 @@ def package_model(
     sample_input: Any = None,
     flavor: str | None = None,
     flavor_options: dict[str, Any] | None = None,
+    signature: Signature | None = None,
 ) -> PackagedModel:
-    """Save ``model`` (plus a descriptor) as a content-addressed tree; nothing is registered."""
+    """Save ``model`` (plus a descriptor) as a content-addressed tree; nothing is registered.
+
+    A known ``signature`` (inputs and outputs, e.g. a converted model's source's) is
+    used as it is instead of being inferred.
+    """
     chosen = get_flavor(flavor) if flavor else flavor_for(model)
     if flavor and not chosen.can_save(model):
         raise InvalidInput(
             f"flavor {flavor!r} cannot save an object of type {type(model).__name__}"
         )
-    signature, frame = _input_signature(chosen, model, sample_input)
+    frame: Any = None
+    if signature is None:
+        signature, frame = _input_signature(chosen, model, sample_input)
     options = dict(flavor_options or {})
     with tempfile.TemporaryDirectory(prefix="shipyard-register-") as temp:
         folder = Path(temp)
@@ -137,9 +148,14 @@ def register_packaged(
     run: Run | None = None,
     description: str = "",
     tags: dict[str, str] | None = None,
+    derived: dict[str, Any] | None = None,
     actor: str,
 ) -> ModelVersion:
-    """One transaction: the next version number of ``name`` for an already stored model."""
+    """One transaction: the next version number of ``name`` for an already stored model.
+
+    ``derived`` describes the version this one was made from (its URI under ``source``,
+    and how: parity, latency), for the model card.
+    """
     check_name(name)
     metrics = dict(run.metrics) if run is not None else {}
     created_at = now_ms()
@@ -158,6 +174,7 @@ def register_packaged(
             description=description,
             created_at=created_at,
             created_by=actor,
+            derived=derived,
         )
 
     new = NewVersion(

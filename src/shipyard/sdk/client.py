@@ -41,6 +41,7 @@ from shipyard.sdk.audit import AuditMethods
 from shipyard.sdk.batch import BatchMethods
 from shipyard.sdk.explain import ExplainMethods
 from shipyard.sdk.keys import KeyMethods
+from shipyard.sdk.optimize import OptimizeMethods
 from shipyard.sdk.pipelines import PipelineMethods
 from shipyard.sdk.run import CURRENT_RUN, ActiveRun
 from shipyard.sdk.stream import StreamMethods
@@ -137,6 +138,7 @@ class Client(
     BatchMethods,
     StreamMethods,
     ExplainMethods,
+    OptimizeMethods,
 ):
     def __init__(
         self,
