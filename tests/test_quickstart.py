@@ -29,6 +29,8 @@ def test_quickstart_runs_the_lifecycle_and_can_run_again(tmp_path: Path) -> None
     assert "native, OIP v2 and MLflow /invocations agree" in flat
     assert "the alert started pipeline run 1" in flat
     assert "scored 22,757 of 22,760 rows" in flat and "3 unreadable rows set aside" in flat
+    assert "optimized models:/breast-cancer/2 to models:/breast-cancer/3 (onnx)" in flat
+    assert "explained one prediction (linear_exact, log_odds)" in flat
     assert "stream consumer scored 20 of 20 messages" in flat or (
         "stream scoring skipped: no Redis" in flat and not os.environ.get("CI")
     )
@@ -60,11 +62,13 @@ def test_quickstart_runs_the_lifecycle_and_can_run_again(tmp_path: Path) -> None
         assert client.get_model_version_by_alias("breast-cancer", "champion").version == 2
         assert client.get_deployment("breast-cancer").policy["kind"] == "single"
         assert client.get_run(v2.run_id or "").tags["shipyard.pipeline_run"] == "1"
+        v3 = client.get_model_version("breast-cancer", 3)
+        assert v3.flavor == "onnx" and v3.tags["shipyard.derived_from"] == "models:/breast-cancer/2"
         [job] = client.batch_jobs()
         assert (job.status, job.deployment, job.version) == ("succeeded", "breast-cancer", 2)
     again = CliRunner().invoke(app, ["--home", str(home), "quickstart"])
     assert again.exit_code == 0, again.output
-    assert "registered models:/breast-cancer/3" in " ".join(again.output.split())
+    assert "registered models:/breast-cancer/4" in " ".join(again.output.split())  # v3: ONNX
     with Client(settings=StoreSettings(home=home)) as client:
         latest = client.pipeline_runs("retrain-breast-cancer")[0]
         assert latest.id == 2 and latest.status == "succeeded", latest.error

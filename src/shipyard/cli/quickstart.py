@@ -15,7 +15,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -24,6 +24,7 @@ from shipyard.cli.app import console, state
 
 if TYPE_CHECKING:
     from shipyard.cli.quickstart_loop import LoopSummary
+    from shipyard.cli.quickstart_optimize import OptimizeSummary
     from shipyard.cli.quickstart_scoring import BatchSummary, StreamSummary
 
 MODEL_NAME = "breast-cancer"
@@ -41,6 +42,7 @@ STEPS = (
     "drift → alert → retrain → gate → canary",
     "batch scoring",
     "stream scoring",
+    "optimize and explain",
 )
 
 
@@ -63,6 +65,7 @@ def quickstart(
     # Imported here, not at the top: `shipyard --help` should not load the server and
     # scikit-learn to list the commands.
     from shipyard.cli.quickstart_loop import PIPELINE, close_the_loop, shift
+    from shipyard.cli.quickstart_optimize import optimize_and_explain
     from shipyard.cli.quickstart_scoring import score_a_stream, score_in_batch
     from shipyard.cli.quickstart_serving import serve_and_call
     from shipyard.sdk.client import Client
@@ -157,6 +160,9 @@ def quickstart(
         progress.update(task, advance=1, description=steps[9])
 
         stream = score_a_stream(client, MODEL_NAME, X)
+        progress.update(task, advance=1, description=steps[10])
+
+        optimized = optimize_and_explain(client, MODEL_NAME, X_test[:1])
         progress.update(task, advance=1, description="done")
 
     console.print()
@@ -193,6 +199,7 @@ def quickstart(
     _print_loop(loop)
     _print_batch(batch)
     _print_stream(stream)
+    _print_optimized(optimized)
     console.print()
     console.print(
         f"[green]✓[/] every request carried token {token.record.name} "
@@ -239,6 +246,27 @@ def _print_batch(batch: BatchSummary) -> None:
         f"{job.rows_per_s or 0:,.0f} rows/s; {job.rows_rejected} unreadable rows set aside in "
         f"{batch.rejects}; its predictions are in the deployment's prediction log"
     )
+
+
+def _print_optimized(optimized: OptimizeSummary) -> None:
+    result, row = optimized.result, optimized.explained
+    parity, latency = result.parity, result.latency
+    console.print(
+        f"[green]✓[/] optimized {result.source} to [bold]{result.version.uri}[/] (onnx): "
+        f"max |Δp| {parity.max_diff:.1e} on {parity.rows:,} rows, {parity.label_flips} flips "
+        f"(the gate); one row {latency.source_1_row_ms:.2f} → {latency.onnx_1_row_ms:.3f} ms "
+        f"({latency.speedup_1_row:.0f}x), 1,000 rows {latency.speedup_1000_rows:.1f}x faster"
+    )
+    pushes = ", ".join(f"{name} {value:+.2f}" for name, value in optimized.top)
+    console.print(
+        f"[green]✓[/] explained one prediction ({row['method']}, {row['output_space']}): "
+        f"base {_scalar(row['base_value']):+.2f}, strongest inputs {pushes}; "
+        f"they add up to the output within {row['residual']:.0e}"
+    )
+
+
+def _scalar(value: Any) -> float:
+    return float(next(iter(value.values()))) if isinstance(value, dict) else float(value)
 
 
 def _print_stream(stream: StreamSummary) -> None:
