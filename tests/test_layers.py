@@ -27,7 +27,17 @@ LAYERS = {
     "store": 0,
     "flavors": 0,
 }
-CORE_MODULES = {"config", "errors", "entities", "signature", "query", "names", "http", "cores"}
+CORE_MODULES = {
+    "config",
+    "errors",
+    "entities",
+    "signature",
+    "query",
+    "names",
+    "http",
+    "cores",
+    "estimators",
+}
 
 
 def _layer(module: str) -> int | None:

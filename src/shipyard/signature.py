@@ -39,6 +39,20 @@ class ColumnSpec:
             data["maximum"] = self.maximum
         return data
 
+    def example(self) -> Any:
+        """A plausible value: the first category, the middle of the seen range, else a zero
+        (a warm-up row for serving, the fallback background row for explanations)."""
+        if self.categories:
+            return self.categories[0]
+        if self.dtype in ("float64", "int64"):
+            if self.minimum is not None and self.maximum is not None:
+                middle = (self.minimum + self.maximum) / 2
+                return round(middle) if self.dtype == "int64" else middle
+            return 0.0 if self.dtype == "float64" else 0
+        if self.dtype == "bool":
+            return False
+        return ""
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ColumnSpec:
         categories = data.get("categories")

@@ -273,6 +273,7 @@ class BatchRunner:
 
     # -- running ---------------------------------------------------------------------
     def run(self) -> BatchJobRecord:
+        """Run (or resume) the job; raises ``BatchJobFailed`` when it stops short."""
         with _input_files(self.store, self.request.input) as files:
             job, target = self._open_job(files)
             if job.status == SUCCEEDED:
@@ -462,23 +463,3 @@ def _write_success(output: str) -> None:
     fs, root = fsspec.core.url_to_fs(output)
     with fs.open(f"{root.rstrip('/')}/_SUCCESS", "w") as handle:
         handle.write("")
-
-
-def run_batch(
-    store: Store,
-    request: BatchRequest,
-    *,
-    actor: str,
-    on_progress: ProgressCallback | None = None,
-    metrics: BatchMetrics | None = None,
-    start_method: str | None = None,
-) -> BatchJobRecord:
-    """Run (or resume) a batch job; raises ``BatchJobFailed`` when it stops short."""
-    return BatchRunner(
-        store,
-        request,
-        actor=actor,
-        on_progress=on_progress,
-        metrics=metrics,
-        start_method=start_method,
-    ).run()

@@ -40,7 +40,7 @@ def background_for(store: Store, version: ModelVersion, rows: int = MAX_ROWS) ->
     if all(c in profiles for c in validator.columns):
         columns = [_from_profile(profiles[c], spec, rows) for c, spec in _specs(version)]
         return validator.frame([list(r) for r in zip(*columns, strict=True)])
-    return validator.frame([[_middle(spec) for _, spec in _specs(version)]])
+    return validator.frame([[spec.example() for _, spec in _specs(version)]])
 
 
 def _specs(version: ModelVersion) -> list[tuple[str, ColumnSpec]]:
@@ -63,17 +63,4 @@ def _from_profile(profile: ColumnProfile, spec: ColumnSpec, rows: int) -> list[A
         if spec.dtype == "bool":
             return [v == "True" for v in picked]
         return picked
-    return [_middle(spec)] * rows
-
-
-def _middle(spec: ColumnSpec) -> Any:
-    if spec.categories:
-        return spec.categories[0]
-    if spec.dtype in ("float64", "int64"):
-        if spec.minimum is not None and spec.maximum is not None:
-            middle = (spec.minimum + spec.maximum) / 2
-            return round(middle) if spec.dtype == "int64" else middle
-        return 0.0 if spec.dtype == "float64" else 0
-    if spec.dtype == "bool":
-        return False
-    return ""
+    return [spec.example()] * rows

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from shipyard.estimators import BOOSTING, FORESTS
 from shipyard.explain._shap import import_shap
 from shipyard.explain.base import (
     Explainer,
@@ -27,23 +28,6 @@ from shipyard.explain.base import (
 from shipyard.explain.features import grouping_matrix, input_mapping, split_pipeline, transformed
 from shipyard.explain.result import Explanation
 from shipyard.registry.loaded import LoadedModel
-
-BOOSTING = {
-    "HistGradientBoostingClassifier",
-    "HistGradientBoostingRegressor",
-    "GradientBoostingClassifier",
-    "GradientBoostingRegressor",
-}
-FORESTS = {
-    "RandomForestClassifier",
-    "RandomForestRegressor",
-    "ExtraTreesClassifier",
-    "ExtraTreesRegressor",
-    "DecisionTreeClassifier",
-    "DecisionTreeRegressor",
-    "ExtraTreeClassifier",
-    "ExtraTreeRegressor",
-}
 
 
 @register_explainer

@@ -15,18 +15,8 @@ from typing import Any
 
 import numpy as np
 
-FORESTS = frozenset(
-    {
-        "RandomForestClassifier",
-        "RandomForestRegressor",
-        "ExtraTreesClassifier",
-        "ExtraTreesRegressor",
-        "DecisionTreeClassifier",
-        "DecisionTreeRegressor",
-        "ExtraTreeClassifier",
-        "ExtraTreeRegressor",
-    }
-)
+from shipyard.estimators import FORESTS
+
 _TREE_OPS = ("TreeEnsembleClassifier", "TreeEnsembleRegressor")
 
 

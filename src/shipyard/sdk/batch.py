@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from shipyard.batch.job import BatchRequest, ProgressCallback, run_batch
+from shipyard.batch.job import BatchRequest, BatchRunner, ProgressCallback
 from shipyard.entities import BatchJobRecord
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class BatchMethods:
             job=job,
             model_threads=model_threads,
         )
-        return run_batch(self.store, request, actor=self.actor, on_progress=progress)
+        return BatchRunner(self.store, request, actor=self.actor, on_progress=progress).run()
 
     def batch_jobs(self, *, limit: int = 100) -> list[BatchJobRecord]:
         """Recent batch jobs, newest first, with status, rows done, rows/s and errors."""

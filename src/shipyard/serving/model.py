@@ -25,7 +25,6 @@ from shipyard.serving.batching import BatchingConfig, MicroBatcher
 from shipyard.serving.metrics import ServingMetrics
 from shipyard.serving.threads import ModelThreads
 from shipyard.serving.validation import RowValidator
-from shipyard.signature import ColumnSpec
 
 logger = logging.getLogger(__name__)
 
@@ -154,21 +153,8 @@ class ServedModel:
 
     def warm(self) -> None:
         """One prediction on a synthetic row, so the first request is not the slow one."""
-        self.predict_rows([[_example_value(c) for c in self.version.signature.inputs]])
+        self.predict_rows([[c.example() for c in self.version.signature.inputs]])
 
     async def close(self) -> None:
         if self.batcher is not None:
             await self.batcher.close()
-
-
-def _example_value(column: ColumnSpec) -> Any:
-    if column.categories:
-        return column.categories[0]
-    if column.dtype in ("float64", "int64"):
-        if column.minimum is not None and column.maximum is not None:
-            middle = (column.minimum + column.maximum) / 2
-            return round(middle) if column.dtype == "int64" else middle
-        return 0
-    if column.dtype == "bool":
-        return False
-    return ""
