@@ -12,6 +12,7 @@ from sklearn import metrics
 
 from shipyard import Client
 from shipyard.config import ServerSettings
+from shipyard.errors import InvalidInput
 from shipyard.monitoring.predlog import PredictionLogger
 from shipyard.server.app import create_app
 from shipyard.store.artifacts import ArtifactStore
@@ -140,10 +141,33 @@ def test_feedback_upload_from_a_file(workspace: Client, tmp_path) -> None:
     path = tmp_path / "labels.csv"
     pd.DataFrame({"request_id": ["a", "b"], "label": [1, 0]}).to_csv(path, index=False)
     assert workspace.upload_feedback("cancer", path) == 2
-    assert sorted(r[0] for r in workspace.store.feedback.all_for("cancer")) == ["a", "b"]
+    assert sorted(r.request_id for r in workspace.store.feedback.all_for("cancer")) == ["a", "b"]
     (tmp_path / "bad.csv").write_text("id,y\n1,2\n")
-    with pytest.raises(Exception, match="lacks column"):
+    with pytest.raises(Exception, match="lacks the column 'request_id'"):
         workspace.upload_feedback("cancer", tmp_path / "bad.csv")
+
+
+def test_outcomes_merge_with_labels_and_earlier_outcomes(workspace: Client, tmp_path) -> None:
+    """A label, then outcomes in two later deliveries: the row keeps all three."""
+    workspace.add_feedback("cancer", [{"request_id": "a", "label": 1}])
+    workspace.add_feedback("cancer", [{"request_id": "a", "outcome": {"clicked": True}}])
+    path = tmp_path / "outcomes.csv"
+    pd.DataFrame(
+        {"request_id": ["a", "b"], "outcome.revenue": [12.5, None], "spend": [1, 2]}
+    ).to_csv(path, index=False)
+    assert workspace.upload_feedback("cancer", path, outcomes=["spend"]) == 2
+    rows = {r.request_id: r for r in workspace.store.feedback.all_for("cancer")}
+    assert rows["a"].label == 1
+    assert rows["a"].outcome == {"clicked": 1.0, "revenue": 12.5, "spend": 1.0}
+    assert rows["b"].label is None and rows["b"].outcome == {"spend": 2.0}
+    for bad, message in [
+        ({"request_id": "a"}, "needs a label, an outcome or both"),
+        ({"request_id": "a", "outcome": {}}, "non-empty object"),
+        ({"request_id": "a", "outcome": {"1x": 1}}, "outcome name '1x'"),
+        ({"request_id": "a", "outcome": {"x": "yes"}}, "outcome 'x' must be a finite number"),
+    ]:
+        with pytest.raises(InvalidInput, match=message):
+            workspace.add_feedback("cancer", [bad])
 
 
 def test_drift_of_served_inputs_against_the_registered_reference(

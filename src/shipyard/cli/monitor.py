@@ -12,7 +12,10 @@ from shipyard.cli.output import fmt_number, print_json, read_spec, table, when
 from shipyard.deploy.rollouts import parse_duration
 from shipyard.errors import InvalidInput
 
-feedback_app = typer.Typer(help="Ground-truth labels for served predictions.", no_args_is_help=True)
+feedback_app = typer.Typer(
+    help="Ground-truth labels and business outcomes for served predictions.",
+    no_args_is_help=True,
+)
 monitor_app = typer.Typer(
     help="Drift and model quality of what a deployment serves.", no_args_is_help=True
 )
@@ -21,10 +24,23 @@ Window = Annotated[str | None, typer.Option("--window", "-w", help="e.g. 24h (de
 
 
 @feedback_app.command("upload")
-def upload(path: Path, deployment: Annotated[str, typer.Option("--deployment", "-d")]) -> None:
-    """Labels from a CSV/Parquet file with request_id, label (and row) columns."""
-    count = state.client.upload_feedback(deployment, path)
-    console.print(f"{count:,} label(s) stored for {deployment}")
+def upload(
+    path: Path,
+    deployment: Annotated[str, typer.Option("--deployment", "-d")],
+    outcome: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--outcome",
+            "-o",
+            help="A column that holds a business outcome (repeatable); columns named "
+            "outcome.<name> are outcomes anyway.",
+        ),
+    ] = None,
+) -> None:
+    """Feedback from a CSV/Parquet file: request_id (and row), a label column and/or
+    outcome columns (e.g. outcome.clicked, outcome.revenue)."""
+    count = state.client.upload_feedback(deployment, path, outcomes=tuple(outcome or ()))
+    console.print(f"{count:,} feedback row(s) stored for {deployment}")
 
 
 @monitor_app.command("drift")

@@ -10,6 +10,7 @@ the realized accuracy once labels arrive.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ import pyarrow as pa
 from sklearn import metrics
 
 from shipyard.errors import InvalidInput
+from shipyard.store.feedback_store import FeedbackRow
 
 
 @dataclass(frozen=True)
@@ -33,17 +35,28 @@ class QualityResult:
         return dict(self.__dict__)
 
 
-def join_feedback(predictions: pa.Table, feedback: list[tuple[str, int, Any, int]]) -> pd.DataFrame:
-    """Logged rows with their label (None where none arrived yet), primary answers only."""
+def join_feedback(predictions: pa.Table, feedback: Sequence[FeedbackRow]) -> pd.DataFrame:
+    """Logged rows with their label (None where none arrived yet) and one
+    ``outcome.<name>`` column per outcome fed back (NaN where none arrived); primary
+    answers only (shadow calls are not what the caller saw)."""
     frame = predictions.to_pandas()
     if frame.empty:
         return frame.assign(label=pd.Series(dtype=object))
     if "arm" in frame.columns:
         frame = frame[~frame["arm"].astype(str).str.startswith("shadow:")]
-    labels = pd.DataFrame(feedback, columns=["request_id", "row", "label", "label_at"])
-    if labels.empty:
+    if not feedback:
         return frame.assign(label=None)
-    return frame.merge(labels[["request_id", "row", "label"]], on=["request_id", "row"], how="left")
+    joined = pd.DataFrame(
+        {
+            "request_id": [f.request_id for f in feedback],
+            "row": np.fromiter((f.row for f in feedback), np.int64, len(feedback)),
+            "label": [f.label for f in feedback],
+        }
+    )
+    if any(f.outcome for f in feedback):
+        outcomes = pd.DataFrame.from_records([f.outcome or {} for f in feedback])
+        joined = pd.concat([joined, outcomes.add_prefix("outcome.")], axis=1)
+    return frame.merge(joined, on=["request_id", "row"], how="left")
 
 
 def _classification(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,7 @@ from shipyard.monitoring.profile import (
 from shipyard.monitoring.quality import QualityResult, join_feedback, quality_by
 from shipyard.registry import service as registry
 from shipyard.store import Store
+from shipyard.store.feedback_store import FeedbackItem
 
 REFERENCE_TAG = "shipyard.reference_profile"
 #: A Parquet sample of the reference rows themselves (parity checks, explanations).
@@ -34,24 +38,61 @@ SCORE = "__score__"
 PREDICTION = "__prediction__"
 
 
-def add_feedback(store: Store, deployment: str, labels: list[dict[str, Any]]) -> int:
+_OUTCOME_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def _outcome(index: int, value: Any) -> dict[str, float] | None:
+    """Validated outcomes: names like ``clicked`` to finite numbers (booleans count 0/1)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not value:
+        raise InvalidInput(
+            f"feedback item {index}: outcome must be a non-empty object of name: number, "
+            'e.g. {"clicked": 1, "revenue": 12.5}'
+        )
+    checked: dict[str, float] = {}
+    for name, number in value.items():
+        if not isinstance(name, str) or not _OUTCOME_NAME.match(name):
+            raise InvalidInput(
+                f"feedback item {index}: outcome name {name!r} must be letters, digits or _ "
+                "(at most 64, not starting with a digit)"
+            )
+        if isinstance(number, bool):
+            number = int(number)
+        if not isinstance(number, int | float) or not math.isfinite(number):
+            raise InvalidInput(
+                f"feedback item {index}: outcome {name!r} must be a finite number, got {number!r}"
+            )
+        checked[name] = float(number)
+    return checked
+
+
+def add_feedback(store: Store, deployment: str, items: list[dict[str, Any]]) -> int:
+    """Labels and/or outcomes for served predictions, by request id (and row of a batch)."""
     store.deployments.get(deployment)  # unknown deployment -> DeploymentNotFound
-    if not isinstance(labels, list) or not labels:
-        raise InvalidInput("feedback must be a non-empty list of {request_id, label} objects")
-    triples = []
-    for index, item in enumerate(labels):
-        if not isinstance(item, dict) or "request_id" not in item or "label" not in item:
-            raise InvalidInput(f"feedback item {index} needs request_id and label")
-        request_id, label = item["request_id"], item["label"]
+    if not isinstance(items, list) or not items:
+        raise InvalidInput(
+            "feedback must be a non-empty list of {request_id, label and/or outcome} objects"
+        )
+    checked = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or "request_id" not in item:
+            raise InvalidInput(f"feedback item {index} needs a request_id")
+        request_id = item["request_id"]
         if not isinstance(request_id, str) or not request_id:
             raise InvalidInput(f"feedback item {index}: request_id must be a non-empty string")
+        has_label = item.get("label") is not None
+        outcome = _outcome(index, item.get("outcome"))
+        if not has_label and outcome is None:
+            raise InvalidInput(f"feedback item {index} needs a label, an outcome or both")
+        label = item.get("label")
         if isinstance(label, dict | list):
             raise InvalidInput(f"feedback item {index}: label must be a single value")
         row = item.get("row", 0)
-        if not isinstance(row, int) or row < 0:
+        if isinstance(row, bool) or not isinstance(row, int) or row < 0:
             raise InvalidInput(f"feedback item {index}: row must be a non-negative integer")
-        triples.append((request_id, row, label))
-    return store.feedback.add(deployment, triples)
+        checked.append(FeedbackItem(request_id, row, label, has_label, outcome))
+    return store.feedback.add(deployment, checked)
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -67,18 +108,55 @@ def read_table(path: Path) -> pd.DataFrame:
     raise InvalidInput(f"{str(path)!r} must be .csv or .parquet")
 
 
-def upload_feedback(store: Store, deployment: str, path: Path) -> int:
+def upload_feedback(store: Store, deployment: str, path: Path, outcomes: Sequence[str] = ()) -> int:
+    """A CSV/Parquet file of ``request_id`` [``row``] [``label``] and outcome columns:
+    every ``outcome.<name>`` column, and the columns named in ``outcomes``."""
     frame = read_table(path)
-    missing = {"request_id", "label"} - set(frame.columns)
+    if "request_id" not in frame.columns:
+        raise InvalidInput(f"{path.name} lacks the column 'request_id'")
+    missing = [c for c in outcomes if c not in frame.columns]
     if missing:
-        raise InvalidInput(f"{path.name} lacks column(s) {sorted(missing)}")
-    records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-    for record in records:
-        record["request_id"] = str(record["request_id"])
-        record["row"] = int(record.get("row") or 0)
-        if isinstance(record["label"], np.generic):
-            record["label"] = record["label"].item()
+        raise InvalidInput(f"{path.name} lacks the outcome column(s) {missing}")
+    outcome_columns = {c: c for c in outcomes}
+    outcome_columns.update(
+        {c: c[len("outcome.") :] for c in frame.columns if str(c).startswith("outcome.")}
+    )
+    if "label" not in frame.columns and not outcome_columns:
+        raise InvalidInput(
+            f"{path.name} has neither a 'label' column nor outcome columns "
+            "('outcome.<name>', or name them with --outcome)"
+        )
+    frame = frame.astype(object).where(frame.notna(), None)
+    records = []
+    for position, record in enumerate(frame.to_dict(orient="records")):
+        item: dict[str, Any] = {
+            "request_id": str(record["request_id"]),
+            "row": int(record.get("row") or 0),
+        }
+        label = record.get("label")
+        if label is not None:
+            item["label"] = label.item() if isinstance(label, np.generic) else label
+        values = {
+            name: _number(record[column], path, position, column)
+            for column, name in outcome_columns.items()
+            if record[column] is not None
+        }
+        if values:
+            item["outcome"] = values
+        if "label" in item or "outcome" in item:
+            records.append(item)
+    if not records:
+        raise InvalidInput(f"{path.name} has no row with a label or an outcome")
     return add_feedback(store, deployment, records)
+
+
+def _number(value: Any, path: Path, position: int, column: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            f"{path.name} row {position + 1}, column {column!r}: {value!r} is not a number"
+        ) from None
 
 
 def _scores(version: ModelVersion, loaded: Any, data: pd.DataFrame) -> tuple[Any, Any]:

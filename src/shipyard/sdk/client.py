@@ -457,13 +457,18 @@ class Client(
         )
 
     # -- monitoring -------------------------------------------------------------------
-    def add_feedback(self, deployment: str, labels: list[dict[str, Any]]) -> int:
-        """Ground truth for served predictions: ``[{"request_id": ..., "label": ...}]``."""
-        return _monitoring().add_feedback(self.store, deployment, labels)
+    def add_feedback(self, deployment: str, items: list[dict[str, Any]]) -> int:
+        """Ground truth and business outcomes for served predictions:
+        ``[{"request_id": ..., "label": ..., "outcome": {"clicked": 1}}]`` (either or both;
+        a later item for the same row merges in)."""
+        return _monitoring().add_feedback(self.store, deployment, items)
 
-    def upload_feedback(self, deployment: str, path: str | os.PathLike[str]) -> int:
-        """Labels from a CSV or Parquet file with request_id, label (and row) columns."""
-        return _monitoring().upload_feedback(self.store, deployment, Path(path))
+    def upload_feedback(
+        self, deployment: str, path: str | os.PathLike[str], *, outcomes: Sequence[str] = ()
+    ) -> int:
+        """Feedback from a CSV or Parquet file: request_id (and row), a label column and/or
+        outcome columns (every ``outcome.<name>`` column and those named in ``outcomes``)."""
+        return _monitoring().upload_feedback(self.store, deployment, Path(path), outcomes)
 
     def set_reference(self, name: str, version: int, data: Any) -> str:
         """Profile ``data`` as the reference that drift of this version is measured against."""

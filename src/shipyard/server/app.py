@@ -185,9 +185,10 @@ def create_app(
     def feedback(
         name: str, body: Annotated[list[FeedbackItem], Body(min_length=1)]
     ) -> FeedbackAccepted:
-        """Ground-truth labels for served predictions, joined later by request id."""
-        labels = [item.model_dump() for item in body]
-        return FeedbackAccepted(accepted=client.add_feedback(name, labels))
+        """Ground-truth labels and business outcomes for served predictions, joined to
+        the prediction log by request id whenever they arrive."""
+        items = [item.model_dump(exclude_none=True) for item in body]
+        return FeedbackAccepted(accepted=client.add_feedback(name, items))
 
     # -- Open Inference Protocol v2: metadata and health ---------------------------
     @api.get("/v2", tags=["oip"])

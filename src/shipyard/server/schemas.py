@@ -368,8 +368,15 @@ class QualityPublic(BaseModel):
 
 
 class FeedbackItem(Body):
+    """A label, business outcomes, or both, for one served row (either may come later)."""
+
     request_id: str = Field(min_length=1)
-    label: bool | int | float | str | None
+    label: bool | int | float | str | None = None
+    outcome: dict[str, float] | None = Field(
+        default=None,
+        description='Business outcomes by name, e.g. {"clicked": 1, "revenue": 12.5}',
+        examples=[{"clicked": 1, "revenue": 12.5}],
+    )
     row: StoredInt = 0
 
 

@@ -304,14 +304,16 @@ class Webhook(Base):
 
 
 class Feedback(Base):
-    """A ground-truth label for one predicted row, joined to the log by request id."""
+    """A ground-truth label and/or business outcomes for one predicted row, joined to
+    the log by request id (either may arrive first; a later one merges in)."""
 
     __tablename__ = "feedback"
 
     deployment: Mapped[str] = mapped_column(String(256), primary_key=True)
     request_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     row: Mapped[int] = mapped_column(Integer, primary_key=True)
-    label: Mapped[str] = mapped_column(Text)
+    label: Mapped[str | None] = mapped_column(Text, nullable=True)
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     at: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
@@ -549,3 +551,34 @@ class BatchPartition(Base):
     rejected: Mapped[int] = mapped_column(Integer)
     seconds: Mapped[float] = mapped_column(Float)
     finished_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class AbExperiment(Base):
+    """An A/B (or bandit) experiment on a deployment: what it compares, by which metrics,
+    the policy it replaced (restored when it stops), and how it ended."""
+
+    __tablename__ = "ab_experiments"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    deployment: Mapped[str] = mapped_column(String(256), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # running | stopped
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    original_policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    started_by: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[int] = mapped_column(BigInteger)
+    stopped_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    stopped_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class AbWeights(Base):
+    """One bandit update: the arms' routing weights and the rewards they came from."""
+
+    __tablename__ = "ab_weights"
+
+    experiment: Mapped[str] = mapped_column(
+        String(128), ForeignKey("ab_experiments.name", ondelete="CASCADE"), primary_key=True
+    )
+    at: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    weights: Mapped[dict[str, Any]] = mapped_column(JSON)
+    rewards: Mapped[dict[str, Any]] = mapped_column(JSON)
