@@ -10,6 +10,7 @@ from shipyard.cli.app import console, refuse_unused, state
 from shipyard.cli.output import print_json, table, when
 from shipyard.deploy.policy import (
     ABPolicy,
+    BanditPolicy,
     BlueGreenPolicy,
     CanaryPolicy,
     Policy,
@@ -35,9 +36,11 @@ def _target(policy: dict) -> str:
     parsed = policy_from_dict(policy)
     if isinstance(parsed, SinglePolicy):
         return ref_label(parsed.target)
-    if isinstance(parsed, CanaryPolicy | ABPolicy):
-        arms = ", ".join(f"{ref_label(a.target)}={a.weight:g}%" for a in parsed.arms)
+    if isinstance(parsed, CanaryPolicy | ABPolicy | BanditPolicy):
+        arms = ", ".join(f"{ref_label(a.target)}={a.weight:.3g}%" for a in parsed.arms)
         key = f" by {parsed.key}" if isinstance(parsed, ABPolicy) else ""
+        if isinstance(parsed, BanditPolicy):
+            key = f" (experiment {parsed.experiment})"
         return f"{parsed.kind} {arms}{key}"
     if isinstance(parsed, ShadowPolicy):
         return (

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from shipyard import __version__
+from shipyard.cli.ab import ab_app
 from shipyard.cli.access import tokens_app, users_app
 from shipyard.cli.app import console, handle_error, state
 from shipyard.cli.audit import audit_app
@@ -39,6 +40,7 @@ app.add_typer(experiments_app, name="experiments")
 app.add_typer(models_app, name="models")
 app.add_typer(deployments_app, name="deployments")
 app.add_typer(rollout_app, name="rollout")
+app.add_typer(ab_app, name="ab")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(monitor_app, name="monitor")

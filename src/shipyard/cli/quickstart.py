@@ -6,7 +6,9 @@ loads it back by alias, serves it over three protocols with labels arriving
 later; then the world drifts, the monitor fires, the alert triggers the
 retraining pipeline, its gate passes and a canary rollout promotes v2; a
 batch job scores a CSV file and a stream consumer a few Redis messages with
-what the deployment serves now.
+what the deployment serves now; the champion is compiled to ONNX, one
+prediction explained, and an A/B experiment between the two decides on live
+traffic which serves better.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from shipyard.cli.app import console, state
 
 if TYPE_CHECKING:
+    from shipyard.cli.quickstart_ab import ABSummary
     from shipyard.cli.quickstart_loop import LoopSummary
     from shipyard.cli.quickstart_optimize import OptimizeSummary
     from shipyard.cli.quickstart_scoring import BatchSummary, StreamSummary
@@ -43,6 +46,7 @@ STEPS = (
     "batch scoring",
     "stream scoring",
     "optimize and explain",
+    "A/B experiment",
 )
 
 
@@ -64,6 +68,7 @@ def quickstart(
 
     # Imported here, not at the top: `shipyard --help` should not load the server and
     # scikit-learn to list the commands.
+    from shipyard.cli.quickstart_ab import run_an_experiment
     from shipyard.cli.quickstart_loop import PIPELINE, close_the_loop, shift
     from shipyard.cli.quickstart_optimize import optimize_and_explain
     from shipyard.cli.quickstart_scoring import score_a_stream, score_in_batch
@@ -163,6 +168,16 @@ def quickstart(
         progress.update(task, advance=1, description=steps[10])
 
         optimized = optimize_and_explain(client, MODEL_NAME, X_test[:1])
+        progress.update(task, advance=1, description=steps[11])
+
+        experiment = run_an_experiment(
+            client,
+            MODEL_NAME,
+            optimized.result.version.uri.removeprefix("models:/"),
+            shift(data).drop(columns=["target"]),
+            data["target"],
+            headers=headers,
+        )
         progress.update(task, advance=1, description="done")
 
     console.print()
@@ -200,6 +215,7 @@ def quickstart(
     _print_batch(batch)
     _print_stream(stream)
     _print_optimized(optimized)
+    _print_experiment(experiment)
     console.print()
     console.print(
         f"[green]✓[/] every request carried token {token.record.name} "
@@ -233,6 +249,7 @@ def quickstart(
         f"shipyard monitor quality {MODEL_NAME}",
         f"shipyard monitor report {MODEL_NAME} --out report.html",
         "shipyard batch jobs",
+        f"shipyard ab report {experiment.name}",
     ):
         console.print(f"  [cyan]{command}[/]")
 
@@ -262,6 +279,31 @@ def _print_optimized(optimized: OptimizeSummary) -> None:
         f"[green]✓[/] explained one prediction ({row['method']}, {row['output_space']}): "
         f"base {_scalar(row['base_value']):+.2f}, strongest inputs {pushes}; "
         f"they add up to the output within {row['residual']:.0e}"
+    )
+
+
+def _print_experiment(experiment: ABSummary) -> None:
+    report = experiment.report
+    assigned = ", ".join(f"{arm} {n}" for arm, n in report["assigned"].items())
+    srm = "ok" if report["srm"] and not report["srm"]["flagged"] else "MISMATCH"
+    console.print(
+        f"[green]✓[/] A/B experiment [bold]{experiment.name}[/]: {experiment.users} users split "
+        f"by X-User ({assigned}; sample ratio {srm}); diagnoses fed back afterwards"
+    )
+    for metric in report["metrics"]:
+        for arm, c in metric["comparisons"].items():
+            means = {a["arm"]: a["mean"] for a in metric["arms"]}
+            lift = f" ({c['relative']:+.1%})" if c["relative"] is not None else ""
+            console.print(
+                f"    {metric['metric']}: {report['control']} {means[report['control']]:.4g} vs "
+                f"{arm} {means[arm]:.4g}, difference {c['difference']:+.3g}{lift}, always-valid "
+                f"{1 - report['alpha']:.0%} CI [{c['ci_low']:+.3g}, {c['ci_high']:+.3g}], "
+                f"p = {c['p_value']:.2g}"
+            )
+    decision = report["decision"]
+    console.print(
+        f"    decision: [bold]{decision['verdict']}[/] — {decision['reason']}; stopped (the "
+        "champion serves again); `shipyard ab report NAME --promote` rolls a winner out"
     )
 
 

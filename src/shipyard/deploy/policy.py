@@ -6,6 +6,8 @@ from its routing table:
 - ``single``: one version, or an alias the server follows as it moves;
 - ``canary``: weights over versions, random per request;
 - ``ab``: weights with sticky assignment by a key (header or input field);
+- ``bandit``: weights over versions, random per request, that an experiment's
+  controller moves toward the arm with the best reward (``shipyard ab --bandit``);
 - ``shadow``: a primary answers, shadows get a mirrored copy off the hot path;
 - ``blue-green``: two versions loaded and warm, all traffic on the active one.
 """
@@ -18,7 +20,7 @@ from typing import Any
 from shipyard.errors import InvalidInput
 from shipyard.registry.uri import ModelRef, parse_model_spec
 
-KINDS = ("single", "canary", "ab", "shadow", "blue-green")
+KINDS = ("single", "canary", "ab", "bandit", "shadow", "blue-green")
 
 
 def ref_label(ref: ModelRef) -> str:
@@ -117,6 +119,30 @@ class ABPolicy:
 
 
 @dataclass(frozen=True)
+class BanditPolicy:
+    """Weights the ``experiment``'s bandit controller recomputes from rewards; a request
+    goes to an arm at random by weight, like a canary, and nothing is mirrored."""
+
+    arms: tuple[Arm, ...]
+    experiment: str
+    kind: str = "bandit"
+
+    def __post_init__(self) -> None:
+        _check_arms(self.arms, self.kind)
+
+    @property
+    def targets(self) -> list[ModelRef]:
+        return [arm.target for arm in self.arms]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "arms": [a.to_dict() for a in self.arms],
+            "experiment": self.experiment,
+        }
+
+
+@dataclass(frozen=True)
 class ShadowPolicy:
     primary: ModelRef
     shadows: tuple[ModelRef, ...]
@@ -176,7 +202,7 @@ class BlueGreenPolicy:
         }
 
 
-Policy = SinglePolicy | CanaryPolicy | ABPolicy | ShadowPolicy | BlueGreenPolicy
+Policy = SinglePolicy | CanaryPolicy | ABPolicy | BanditPolicy | ShadowPolicy | BlueGreenPolicy
 
 
 def policy_from_dict(data: dict[str, Any]) -> Policy:
@@ -184,10 +210,12 @@ def policy_from_dict(data: dict[str, Any]) -> Policy:
     try:
         if kind == "single":
             return SinglePolicy(_ref_from_dict(data["target"]))
-        if kind in ("canary", "ab"):
+        if kind in ("canary", "ab", "bandit"):
             arms = tuple(Arm(_ref_from_dict(a), float(a["weight"])) for a in data["arms"])
             if kind == "canary":
                 return CanaryPolicy(arms)
+            if kind == "bandit":
+                return BanditPolicy(arms, str(data["experiment"]))
             return ABPolicy(arms, data.get("key", "header:X-Shipyard-Key"))
         if kind == "shadow":
             return ShadowPolicy(

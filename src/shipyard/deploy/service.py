@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from shipyard.deploy.policy import BlueGreenPolicy, Policy, ServingConfig, policy_from_dict
+from shipyard.deploy.policy import (
+    BanditPolicy,
+    BlueGreenPolicy,
+    Policy,
+    ServingConfig,
+    policy_from_dict,
+)
 from shipyard.entities import Deployment
 from shipyard.errors import Conflict
 from shipyard.names import check_name
@@ -19,6 +25,7 @@ def create_deployment(
     actor: str,
 ) -> Deployment:
     check_name(name, "deployment")
+    _refuse_bandit(policy)
     _check_targets(store, policy)
     return store.deployments.create(
         name, policy.to_dict(), config.to_dict(), description, actor=actor
@@ -35,6 +42,7 @@ def update_deployment(
     actor: str,
 ) -> Deployment:
     if policy is not None:
+        _refuse_bandit(policy)
         _check_targets(store, policy)
         _refuse_during_rollout(store, name)
     return store.deployments.update(
@@ -56,11 +64,25 @@ def switch_blue_green(store: Store, name: str, *, actor: str) -> Deployment:
 
 
 def _refuse_during_rollout(store: Store, name: str) -> None:
+    """A rollout or an experiment owns the policy while it runs."""
     latest = store.rollouts.latest_for(name)
     if latest is not None and latest.status in ("running", "paused"):
         raise Conflict(
             f"deployment {name!r} is in rollout {latest.id} ({latest.status}); "
             "pause, promote or abort it before changing the policy by hand"
+        )
+    experiment = store.experiments.running_for(name)
+    if experiment is not None:
+        raise Conflict(
+            f"deployment {name!r} runs A/B experiment {experiment.name!r}; "
+            f"stop it (`shipyard ab stop {experiment.name}`) before changing the policy by hand"
+        )
+
+
+def _refuse_bandit(policy: Policy) -> None:
+    if isinstance(policy, BanditPolicy):
+        raise Conflict(
+            "a bandit policy is set by its experiment: use `shipyard ab start NAME --bandit`"
         )
 
 

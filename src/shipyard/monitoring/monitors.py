@@ -8,7 +8,11 @@ a window, how often to run, and rules over the values each run computes:
 - quality where labels arrived (``accuracy``, ``f1``, ``roc_auc``, ``mae``...)
   and the label-free ``estimated_accuracy``;
 - data quality: ``max_null_rate``, ``out_of_range_share`` (numbers outside
-  the reference range), ``unseen_category_share``, and ``rows``.
+  the reference range), ``unseen_category_share``, and ``rows``;
+- while an A/B experiment runs on the deployment, its result:
+  ``experiment_invalid`` and ``experiment_winner`` (1 or 0), ``experiment_srm``,
+  ``experiment_guardrail_breaches``, ``experiment_p_value`` and ``experiment_lift``
+  (of the primary metric).
 
 Every run stores each value (a time series per metric). A rule whose
 condition holds opens a pending alert that fires once the condition has
@@ -173,6 +177,7 @@ def evaluate(store: Store, spec: MonitorSpec) -> dict[str, tuple[float | None, d
     values: dict[str, tuple[float | None, dict[str, Any]]] = {}
     frame = service.window_frame(store, spec.deployment, spec.window_s)
     values["rows"] = (float(len(frame)), {})
+    values.update(_experiment_values(store, spec.deployment))
     if frame.empty:
         return values
     version = service.serving_version(store, spec.deployment)
@@ -205,6 +210,18 @@ def evaluate(store: Store, spec: MonitorSpec) -> dict[str, tuple[float | None, d
             values["estimated_accuracy"] = (result.estimated["accuracy"], {"method": "CBPE"})
         values["labelled"] = (float(result.labelled), {})
     return values
+
+
+def _experiment_values(
+    store: Store, deployment: str
+) -> dict[str, tuple[float | None, dict[str, Any]]]:
+    record = store.experiments.running_for(deployment)
+    if record is None:
+        return {}
+    # Imported here: the experiment statistics (scipy.stats) are needed only when one runs.
+    from shipyard.abtest.report import build_report, monitor_values
+
+    return monitor_values(build_report(store, record))
 
 
 def run_monitor(store: Store, name: str) -> dict[str, float | None]:

@@ -65,7 +65,8 @@ class LogCounters:
 
 
 #: One logged request, as it came off the data plane: (deployment, version, arm,
-#: request_id, at_ms, latency_ms, columns, rows, predictions, probabilities). ``rows``
+#: request_id, at_ms, latency_ms, columns, rows, predictions, probabilities, unit).
+#: ``unit`` is the A/B assignment key (the user), hashed by the writer. ``rows``
 #: is the float matrix the model received, or the validated lists. A plain tuple, not a
 #: NamedTuple: the collector untracks an exact tuple of untracked things (strings,
 #: numbers, arrays) at its first pass, so a full queue costs later passes nothing.
@@ -80,11 +81,19 @@ _Record = tuple[
     "np.ndarray | list[list[Any]]",
     "np.ndarray | list[Any]",
     "np.ndarray | list[list[float]] | None",
+    str | None,
 ]
 _DEPLOYMENT: Final = 0
 _AT_MS: Final = 4
 _COLUMNS: Final = 6
 _ROWS: Final = 7
+
+
+def _unit(key: str | None) -> str | None:
+    """An A/B key (often a user id) kept only as a short hash: enough to count users."""
+    if key is None:
+        return None
+    return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
 
 
 def _hashed(value: Any) -> str | None:
@@ -123,9 +132,11 @@ class PredictionLogger:
         predictions: np.ndarray | list[Any],
         probabilities: np.ndarray | list[list[float]] | None,
         policy: LogPolicy | None = None,
+        unit: str | None = None,
     ) -> None:
         """Queue one request. Pass the arrays the model call already made (views of the
-        batch) where there are some: the writer then joins them without a per-row copy."""
+        batch) where there are some: the writer then joins them without a per-row copy.
+        ``unit`` is the A/B key the request was assigned by (experiments count users)."""
         if policy is not None:
             if policy.sample_rate < 1.0 and random.random() >= policy.sample_rate:
                 self.counters.sampled_out += 1
@@ -147,6 +158,7 @@ class PredictionLogger:
                 rows,
                 predictions,
                 probabilities,
+                unit,
             )
         )
 
@@ -237,9 +249,19 @@ def _to_table(columns: tuple[str, ...], records: list[_Record]) -> pa.Table:
     made. This runs in the writer thread while holding the GIL, so it must stay
     short to not stall the event loop.
     """
-    (_, versions, arms, request_ids, at_ms, latencies, _, rows, predictions, probabilities) = zip(
-        *records, strict=True
-    )
+    (
+        _,
+        versions,
+        arms,
+        request_ids,
+        at_ms,
+        latencies,
+        _,
+        rows,
+        predictions,
+        probabilities,
+        units,
+    ) = zip(*records, strict=True)
     counts = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(records))
     single = bool((counts == 1).all())
 
@@ -259,6 +281,8 @@ def _to_table(columns: tuple[str, ...], records: list[_Record]) -> pa.Table:
         "arm": per_row(arms, object),
         "latency_ms": per_row(latencies, np.float64),
     }
+    if any(u is not None for u in units):
+        arrays["unit"] = per_row([_unit(u) for u in units], object)
     arrays["prediction"] = pa.array(_joined_predictions(predictions))
     score, matrix = _joined_probabilities(probabilities, predictions)
     arrays["score"] = score

@@ -36,6 +36,7 @@ from shipyard.query import parse_filter, parse_order_by
 from shipyard.registry import service as registry
 from shipyard.registry.loaded import LoadedModel
 from shipyard.registry.uri import parse_model_uri
+from shipyard.sdk.ab import ABMethods
 from shipyard.sdk.access import AccessMethods
 from shipyard.sdk.audit import AuditMethods
 from shipyard.sdk.batch import BatchMethods
@@ -131,6 +132,7 @@ class RunComparison:
 
 
 class Client(
+    ABMethods,
     PipelineMethods,
     KeyMethods,
     AccessMethods,

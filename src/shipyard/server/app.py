@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from shipyard import __version__
+from shipyard.abtest.controller import BanditController
 from shipyard.batch.metrics import BatchMetrics
 from shipyard.config import HttpSettings, ServerSettings, StoreSettings
 from shipyard.deploy.rollouts import RolloutController
@@ -31,7 +32,7 @@ from shipyard.pipelines.scheduler import PipelineExecutor, PipelineScheduler
 from shipyard.sdk.client import Client
 from shipyard.security.access_table import AccessTable
 from shipyard.security.denials import DenialLog
-from shipyard.server import batch_api, control
+from shipyard.server import ab_api, batch_api, control
 from shipyard.server.auth import AuthApp, app_routes, document_access
 from shipyard.server.errors import OipErrorBody, error_responses, install_error_handlers
 from shipyard.server.explain import Explanations
@@ -106,7 +107,11 @@ def create_app(
             client.store, dataplane.process_id, tick_s=settings.controller_tick_s
         )
         dispatcher = WebhookDispatcher(client.store, dataplane.process_id, http=http_settings)
+        bandits = BanditController(
+            client.store, dataplane.process_id, tick_s=settings.controller_tick_s
+        )
         controller.start()
+        bandits.start()
         dispatcher.start()
         monitor_runner.start()
         importance_runner.start()
@@ -124,6 +129,7 @@ def create_app(
             yield
         finally:
             await controller.close()
+            await bandits.close()
             await dispatcher.close()
             await monitor_runner.close()
             await importance_runner.close()
@@ -150,6 +156,7 @@ def create_app(
     api.state.batch_roots = settings.batch_roots or [str(client.settings.home / "batch")]
     api.include_router(control.router)
     api.include_router(batch_api.router)
+    api.include_router(ab_api.router)
 
     install_error_handlers(api)
     oip_errors = error_responses(404, 422, 503, body=OipErrorBody)

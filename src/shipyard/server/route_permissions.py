@@ -93,6 +93,13 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/models/{name}/versions/{version}"): needs(P.READ, model="name"),
     ("PUT", "/api/models/{name}/aliases/{alias}"): needs(P.REGISTER, model="name"),
     ("DELETE", "/api/models/{name}/aliases/{alias}"): needs(P.REGISTER, model="name"),
+    # A/B experiments (a report reads outcomes and logged predictions)
+    ("GET", "/api/ab"): needs(P.READ),
+    ("POST", "/api/ab"): needs(P.DEPLOY),
+    ("GET", "/api/ab/{name}"): needs(P.READ),
+    ("GET", "/api/ab/{name}/report"): needs(P.READ_PREDICTIONS),
+    ("POST", "/api/ab/{name}/stop"): needs(P.DEPLOY),
+    ("POST", "/api/ab/{name}/promote"): needs(P.DEPLOY),
     # rollouts
     ("GET", "/api/rollouts"): needs(P.READ),
     ("POST", "/api/rollouts"): needs(P.DEPLOY),

@@ -254,6 +254,84 @@ class RolloutDetail(BaseModel):
     checks: list[CheckPublic] = Field(description="Live analysis while running or paused.")
 
 
+# -- A/B experiments ----------------------------------------------------------------
+
+ExperimentName = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=128)]
+
+
+class ExperimentCreate(Body):
+    """The arguments of ``shipyard ab start`` (``Client.ab_start``)."""
+
+    name: ExperimentName
+    deployment: str = Field(min_length=1)
+    arms: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="fraud/3=50,fraud/4=50 (the first arm is the control); a bandit may "
+        "omit the weights.",
+        examples=["fraud/3=50,fraud/4=50"],
+    )
+    metrics: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        default=[],
+        max_length=32,
+        description="accuracy, abs_error, latency_ms or outcome.<name>[:rate|mean][:lower]; "
+        "the first decides.",
+    )
+    key: str = Field(default="header:X-Shipyard-Key", max_length=256)
+    guardrails: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        default=[], max_length=32, description="e.g. p99_ms<=50, error_rate<=0.01"
+    )
+    min_samples: Annotated[int, Field(ge=1, le=1_000_000_000), WholeNumber] = 1000
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    power: float = Field(default=0.8, ge=0.5, lt=1)
+    min_effect: float = Field(
+        default=0.05, gt=0, le=1_000_000, description="Relative to the control's mean."
+    )
+    sequential: bool = False
+    pre: dict[str, Annotated[str, Field(max_length=256)]] = Field(
+        default={}, max_length=32, description="metric -> pre-period covariate (CUPED)"
+    )
+    bandit: bool = False
+    reward: str | None = Field(default=None, max_length=256)
+    min_share: float = Field(default=0.02, ge=0, lt=1)
+    update_every_s: float = Field(default=10.0, gt=0, le=MAX_SECONDS)
+    max_step: float = Field(default=0.2, gt=0, le=1)
+
+
+class ExperimentPublic(BaseModel):
+    name: str
+    deployment: str
+    status: str
+    spec: dict[str, Any]
+    original_policy: dict[str, Any]
+    started_by: str
+    started_at: int
+    stopped_by: str | None
+    stopped_at: int | None
+    outcome: dict[str, Any] | None
+
+
+class ExperimentStop(Body):
+    reason: str = Field(default="", max_length=1024)
+
+
+class ExperimentPromote(Body):
+    """How the winner's canary rollout runs (the rollout's defaults otherwise)."""
+
+    steps: list[Annotated[float, Field(gt=0, le=100)]] = Field(
+        default=[5, 25, 50, 100], min_length=1
+    )
+    interval_s: Seconds = 60.0
+    deadline_s: Seconds | None = Field(default=None, description="Default: 10 x interval_s.")
+    on_deadline: Literal["fail", "pause"] = "fail"
+    thresholds: ThresholdsIn = ThresholdsIn()
+
+
+class ExperimentPromoted(BaseModel):
+    report: dict[str, Any]
+    rollout: RolloutPublic | None = Field(description="None when the control won.")
+
+
 # -- webhooks -----------------------------------------------------------------------
 
 

@@ -126,7 +126,15 @@ class DataPlane:
         )
         if self.predlog is not None:
             self._log(
-                deployment, route, model, route.labels[index], request_id, latency, rows, output
+                deployment,
+                route,
+                model,
+                route.labels[index],
+                request_id,
+                latency,
+                rows,
+                output,
+                key,
             )
         for other in route.mirrors.get(index, ()):
             self._mirror(deployment, route, index, other, rows, output, request_id)
@@ -142,9 +150,11 @@ class DataPlane:
         latency: float,
         rows: list[list[Any]],
         output: PredictionOutput,
+        key: str | None = None,
     ) -> None:
         """Hand the prediction log what the model call already built (array views of the
-        batch), falling back to the validated rows and the response lists."""
+        batch), falling back to the validated rows and the response lists; with the A/B
+        key, which the log keeps hashed as the experiment's unit."""
         assert self.predlog is not None
         self.predlog.log(
             deployment,
@@ -157,6 +167,7 @@ class DataPlane:
             output.label_array if output.label_array is not None else output.predictions,
             output.proba_array if output.proba_array is not None else output.probabilities,
             route.log_policy,
+            key if route.key_source is not None else None,
         )
 
     def _mirror(

@@ -5,7 +5,8 @@ policy order, and answers two questions per request without I/O: which
 model answers (``pick``), and which others get a mirrored copy to compare
 (``mirrors``): a shadow policy mirrors the primary's requests to every
 shadow; a canary mirrors requests answered by a new arm to the baseline
-(arm 0), which is how a rollout measures agreement on live traffic.
+(arm 0), which is how a rollout measures agreement on live traffic; a bandit
+picks at random by the weights its experiment's controller last wrote.
 A/B assignment hashes the key with a fixed function (crc32), so a key maps
 to the same arm in every process and after every restart.
 """
@@ -21,6 +22,7 @@ from itertools import accumulate
 
 from shipyard.deploy.policy import (
     ABPolicy,
+    BanditPolicy,
     BlueGreenPolicy,
     CanaryPolicy,
     Policy,
@@ -67,7 +69,7 @@ class Route:
         cls, deployment: Deployment, policy: Policy, models: tuple[ServedModel, ...]
     ) -> Route:
         labels = tuple(ref_label(ref) for ref in policy.targets)
-        if isinstance(policy, CanaryPolicy | ABPolicy):
+        if isinstance(policy, CanaryPolicy | ABPolicy | BanditPolicy):
             cumulative = tuple(accumulate(arm.weight for arm in policy.arms))
             mirrors: dict[int, tuple[int, ...]] = (
                 {i: (0,) for i in range(1, len(models))} if isinstance(policy, CanaryPolicy) else {}
@@ -111,7 +113,7 @@ class Route:
 
     def pick(self, key: str | None) -> int:
         policy = self.policy
-        if isinstance(policy, CanaryPolicy):
+        if isinstance(policy, CanaryPolicy | BanditPolicy):
             return self._arm(random.random() * 100)
         if isinstance(policy, ABPolicy):
             if key is None:

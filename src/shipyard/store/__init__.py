@@ -13,6 +13,7 @@ from shipyard.store.database import Database
 from shipyard.store.dataset_store import DatasetStore
 from shipyard.store.deploy_store import DeployStore
 from shipyard.store.encryption import load_keyring
+from shipyard.store.experiment_store import ExperimentStore
 from shipyard.store.feedback_store import FeedbackStore
 from shipyard.store.lease_store import LeaseStore
 from shipyard.store.monitor_store import MonitorStore
@@ -58,6 +59,7 @@ class Store:
     pipelines: PipelineStore
     access: AccessStore
     batch: BatchStore
+    experiments: ExperimentStore
 
     def close(self) -> None:
         self.db.dispose()
@@ -88,4 +90,5 @@ def open_store(settings: StoreSettings) -> Store:
         PipelineStore(db),
         AccessStore(db),
         BatchStore(db),
+        ExperimentStore(db),
     )

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from shipyard.errors import Conflict, DeploymentNotFound, NotFound
 from shipyard.store.audit import now_ms, record_event
+from shipyard.store.audit_context import current_audit_context
 from shipyard.store.database import Database
 from shipyard.store.registry_store import RegistryStore
 from shipyard.store.revision import bump_revision
@@ -98,7 +99,7 @@ class RolloutStore:
                 step_index=0,
                 step_started_at=now,
                 reason="",
-                created_by=actor,
+                created_by=current_audit_context().actor or actor,
                 created_at=now,
                 updated_at=now,
             )
