@@ -89,7 +89,7 @@ class ABMethods:
 
     def ab_start_spec(self, name: str, spec: ExperimentSpec) -> ExperimentRecord:
         """Start an experiment from a typed spec (the control API's entry point)."""
-        return _service().start_experiment(self.store, name, spec, actor=self.actor)  # type: ignore[no-any-return]
+        return _service().start_experiment(self.store, name, spec, actor=self.actor)
 
     def ab_list(
         self, *, deployment: str | None = None, status: str | None = None
@@ -102,11 +102,11 @@ class ABMethods:
     def ab_report(self, name: str) -> ExperimentReport:
         """Per arm and metric: counts, means, the difference to the control with its
         interval and p-value, the sample-ratio check, guardrails and a decision."""
-        return _service().report(self.store, name)  # type: ignore[no-any-return]
+        return _service().report(self.store, name)
 
     def ab_stop(self, name: str, *, reason: str = "") -> ExperimentRecord:
         """Stop it; the deployment returns to the policy it had before."""
-        return _service().stop_experiment(self.store, name, actor=self.actor, reason=reason)  # type: ignore[no-any-return]
+        return _service().stop_experiment(self.store, name, actor=self.actor, reason=reason)
 
     def ab_promote(
         self, name: str, *, rollout: RolloutSpec | dict[str, Any] | None = None
@@ -115,4 +115,4 @@ class ABMethods:
         control won: nothing to roll out). ``rollout`` sets the rollout's steps and checks."""
         if isinstance(rollout, dict):
             rollout = RolloutSpec.from_dict({"to": "-", **rollout})
-        return _service().promote_winner(self.store, name, actor=self.actor, rollout=rollout)  # type: ignore[no-any-return]
+        return _service().promote_winner(self.store, name, actor=self.actor, rollout=rollout)
