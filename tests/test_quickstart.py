@@ -31,6 +31,7 @@ def test_quickstart_runs_the_lifecycle_and_can_run_again(tmp_path: Path) -> None
     assert "scored 22,757 of 22,760 rows" in flat and "3 unreadable rows set aside" in flat
     assert "optimized models:/breast-cancer/2 to models:/breast-cancer/3 (onnx)" in flat
     assert "explained one prediction (linear_exact, log_odds)" in flat
+    assert "A/B experiment quickstart-ab-" in flat and "400 users split by X-User" in flat
     assert "stream consumer scored 20 of 20 messages" in flat or (
         "stream scoring skipped: no Redis" in flat and not os.environ.get("CI")
     )
@@ -66,6 +67,13 @@ def test_quickstart_runs_the_lifecycle_and_can_run_again(tmp_path: Path) -> None
         assert v3.flavor == "onnx" and v3.tags["shipyard.derived_from"] == "models:/breast-cancer/2"
         [job] = client.batch_jobs()
         assert (job.status, job.deployment, job.version) == ("succeeded", "breast-cancer", 2)
+        [experiment] = client.ab_list()  # stopped: the deployment is back on its champion
+        assert experiment.status == "stopped" and experiment.outcome is not None
+        assert [a["version"] for a in experiment.spec["arms"]] == [None, 3]
+        report = client.ab_report(experiment.name)
+        assert sum(report.assigned.values()) == 400 and report.srm and not report.srm.flagged
+        assert [m.metric for m in report.metrics] == ["latency_ms", "accuracy"]
+        assert report.metrics[1].arms[0].n + report.metrics[1].arms[1].n == 400  # labelled
     again = CliRunner().invoke(app, ["--home", str(home), "quickstart"])
     assert again.exit_code == 0, again.output
     assert "registered models:/breast-cancer/4" in " ".join(again.output.split())  # v3: ONNX
