@@ -3,7 +3,7 @@
 Rewards are bounded in [0, 1] and each arm keeps a Beta(1 + successes, 1 +
 failures) posterior (a fractional reward counts fractionally). An update gives
 each arm the posterior probability that it is the best one ("randomized
-probability matching", Scott 2010; GrowthBook's bandits do the same), then
+probability matching", Scott 2010; as GrowthBook's bandits do), then
 projects those shares onto what the controller allows:
 
 - every arm keeps at least ``min_share`` (the exploration floor), so a losing
@@ -16,8 +16,11 @@ sum w = 1}: one shift applied to every arm not held at a bound.
 
 The default floor (:data:`DEFAULT_MIN_SHARE`) comes from ``benchmarks/bandit.py``:
 with three arms a 0.05 floor parks 10% of traffic on the two losers, more than
-epsilon-greedy (0.1) does, and loses to it on regret; 0.01 beats it on every
-rate set measured (NOTES-abstats.md has the table).
+epsilon-greedy (0.1) does, and loses to it on regret; 0.01 beats it on the
+rate sets in the issue (not on a tiny gap such as 0.10/0.10/0.11, where no
+floor does; NOTES-abstats.md has the tables). GrowthBook's
+``min_variation_weight`` default is 0.01 too (``gbstats/bayesian/bandits.py``,
+which applies it as an additive mix rather than a projection).
 """
 
 from __future__ import annotations
