@@ -24,6 +24,7 @@ LAYERS = {
     "batch": 1,
     "explain": 1,
     "optimize": 1,
+    "abtest": 1,
     "store": 0,
     "flavors": 0,
 }

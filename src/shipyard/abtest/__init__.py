@@ -1,0 +1,1 @@
+"""A/B experiments between model versions: spec, statistics, bandit, report, controller."""
