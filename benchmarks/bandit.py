@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shipyard.abtest.bandit import DEFAULT_MAX_STEP
+from shipyard.abtest.spec import DEFAULT_MAX_STEP
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.abtest.simulate import Policy, epsilon_greedy, fixed_split, simulate, thompson

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shipyard.abtest.bandit import DEFAULT_MAX_STEP, ArmReward, thompson_weights
+from shipyard.abtest.bandit import ArmReward, thompson_weights
+from shipyard.abtest.spec import DEFAULT_MAX_STEP
 
 #: (rewards so far, the current shares, rng) -> the next shares.
 Policy = Callable[[list[ArmReward], np.ndarray, np.random.Generator], np.ndarray]

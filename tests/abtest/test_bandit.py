@@ -7,13 +7,12 @@ import pytest
 from scipy import stats as st
 
 from shipyard.abtest.bandit import (
-    DEFAULT_MAX_STEP,
-    DEFAULT_MIN_SHARE,
     ArmReward,
     estimated_regret,
     posterior_best_probability,
     thompson_weights,
 )
+from shipyard.abtest.spec import DEFAULT_MAX_STEP, DEFAULT_MIN_SHARE
 from shipyard.errors import InvalidInput
 from tests.abtest.simulate import epsilon_greedy, fixed_split, simulate, thompson
 

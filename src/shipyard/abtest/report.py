@@ -246,7 +246,7 @@ def evaluate_metric(frame: pd.DataFrame, spec: ExperimentSpec, metric: MetricSpe
     alpha = spec.alpha / (len(spec.labels) - 1)
     comparisons: dict[str, stats.Comparison] = {}
     verdicts: dict[str, str] = {}
-    required = _required(control, pre_by_arm.get(spec.control), spec, alpha)
+    required = _required(control, pre_by_arm.get(spec.control), spec, alpha, rate=kind == "rate")
     tuning = max(spec.min_samples, required or 0)
     for label in spec.labels[1:]:
         treatment = by_arm[label]
@@ -286,7 +286,12 @@ def _min_effect(control: np.ndarray, spec: ExperimentSpec) -> float:
 
 
 def _required(
-    control: np.ndarray, control_pre: np.ndarray | None, spec: ExperimentSpec, alpha: float
+    control: np.ndarray,
+    control_pre: np.ndarray | None,
+    spec: ExperimentSpec,
+    alpha: float,
+    *,
+    rate: bool,
 ) -> int | None:
     if len(control) < 2:
         return None
@@ -297,12 +302,19 @@ def _required(
             variance *= 1 - correlation**2  # what CUPED leaves of the variance
     if variance <= 0:
         return spec.min_samples
+    effect = _min_effect(control, spec)
+    treatment_variance = None
+    if rate and control_pre is None:
+        # A rate's variance moves with it: plan on the treatment's at the minimum effect.
+        planned = min(max(float(control.mean()) + effect, 0.0), 1.0)
+        treatment_variance = max(planned * (1 - planned), variance)
     return stats.required_sample_size(
         float(control.mean()),
         variance,
-        _min_effect(control, spec),
+        effect,
         alpha=alpha,
         power=spec.power,
+        treatment_variance=treatment_variance,
     )
 
 

@@ -24,6 +24,10 @@ LOWER_IS_BETTER = {"abs_error", "squared_error", "latency_ms"}
 #: Guardrails read from the serving counters rather than from per-row metrics.
 SERVING_GUARDRAILS = ("p50_ms", "p95_ms", "p99_ms", "error_rate")
 KINDS = ("auto", "rate", "mean")
+#: A bandit's exploration floor per arm (a share of traffic); why 0.01: ``abtest/bandit.py``.
+DEFAULT_MIN_SHARE = 0.01
+#: Largest move of one arm's share in one bandit update.
+DEFAULT_MAX_STEP = 0.2
 _OUTCOME = re.compile(r"^outcome\.[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _COVARIATE = re.compile(r"^(outcome|in)\.[A-Za-z_][A-Za-z0-9_ .-]{0,127}$")
 _NUMBER = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
@@ -138,9 +142,9 @@ class BanditSpec:
     ``max_step`` (a share) per update, every arm keeps at least ``min_share``."""
 
     reward: str
-    min_share: float = 0.02
+    min_share: float = DEFAULT_MIN_SHARE
     update_every_s: float = 10.0
-    max_step: float = 0.2
+    max_step: float = DEFAULT_MAX_STEP
 
     def __post_init__(self) -> None:
         if not _OUTCOME.match(self.reward):

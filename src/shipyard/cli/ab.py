@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from shipyard.abtest.spec import DEFAULT_MIN_SHARE
 from shipyard.cli.app import console, state
 from shipyard.cli.output import print_json, table, when
 from shipyard.deploy.rollouts import parse_duration
@@ -76,7 +77,9 @@ def start(
     reward: Annotated[
         str | None, typer.Option(help="The bandit's reward: outcome.NAME, in [0, 1].")
     ] = None,
-    min_share: Annotated[float, typer.Option(help="The bandit's floor per arm.")] = 0.02,
+    min_share: Annotated[
+        float, typer.Option(help="The bandit's floor per arm.")
+    ] = DEFAULT_MIN_SHARE,
     update_every: Annotated[str, typer.Option(help="How often the bandit updates.")] = "10s",
     max_step: Annotated[float, typer.Option(help="Largest weight move per update.")] = 0.2,
     as_json: JsonFlag = False,

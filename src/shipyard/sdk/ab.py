@@ -8,7 +8,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from shipyard.abtest.spec import BanditSpec, ExperimentSpec, Guardrail, MetricSpec, parse_arms
+from shipyard.abtest.spec import (
+    DEFAULT_MIN_SHARE,
+    BanditSpec,
+    ExperimentSpec,
+    Guardrail,
+    MetricSpec,
+    parse_arms,
+)
 from shipyard.deploy.rollouts import RolloutSpec
 
 if TYPE_CHECKING:
@@ -45,7 +52,7 @@ class ABMethods:
         pre: dict[str, str] | None = None,
         bandit: bool = False,
         reward: str | None = None,
-        min_share: float = 0.02,
+        min_share: float = DEFAULT_MIN_SHARE,
         update_every_s: float = 10.0,
         max_step: float = 0.2,
     ) -> ExperimentRecord:

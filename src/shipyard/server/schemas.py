@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from shipyard.abtest.spec import DEFAULT_MIN_SHARE
 from shipyard.deploy.policy import KINDS
 from shipyard.entities import Deployment, ModelVersion, RegisteredModel
 from shipyard.monitoring.monitors import RULE_PATTERN
@@ -293,7 +294,7 @@ class ExperimentCreate(Body):
     )
     bandit: bool = False
     reward: str | None = Field(default=None, max_length=256)
-    min_share: float = Field(default=0.02, ge=0, lt=1)
+    min_share: float = Field(default=DEFAULT_MIN_SHARE, ge=0, lt=1)
     update_every_s: float = Field(default=10.0, gt=0, le=MAX_SECONDS)
     max_step: float = Field(default=0.2, gt=0, le=1)
 
