@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from shipyard import Client
 from shipyard.config import ServerSettings
 from shipyard.server.app import create_app
+from tests.conftest import bearer
 
 FAST = ServerSettings(prediction_log_flush_s=0.05, poll_interval_s=0.1)
 ALICE = "alice (token alice-ci)"  # how the audit trail names a user's token
@@ -153,3 +154,58 @@ def test_a_viewer_reads_status_but_neither_starts_nor_reads_outcomes(workspace: 
         assert listed.status_code == 200 and listed.json() == []
         report = server.get("/api/ab/x/report", headers={"authorization": f"Bearer {predictor}"})
         assert report.status_code == 403
+
+
+def test_the_servers_bandit_controller_moves_traffic_to_the_rewarded_arm(
+    workspace: Client, breast_cancer
+) -> None:
+    """Inside a real server: the leased controller reads the log and the fed-back rewards,
+    writes new weights as the policy, and the routing table serves by them."""
+    X, _ = breast_cancer
+    row = X[:1].to_dict(orient="records")
+    settings = ServerSettings(
+        prediction_log_flush_s=0.05, poll_interval_s=0.1, controller_tick_s=0.1
+    )
+    workspace.ab_start(
+        "ctr",
+        deployment="cancer",
+        arms="cancer/1,cancer/2",
+        bandit=True,
+        reward="outcome.clicked",
+        update_every_s=0.2,
+        max_step=0.5,
+    )
+    with TestClient(create_app(settings, client=workspace), headers=bearer(workspace)) as server:
+
+        def serve(count: int, prefix: str) -> dict[str, int]:
+            versions = {}
+            for i in range(count):
+                answer = server.post(
+                    "/v1/deployments/cancer/predict",
+                    json={"inputs": row},
+                    headers={"x-request-id": f"{prefix}{i}"},
+                ).json()
+                versions[f"{prefix}{i}"] = answer["version"]
+            return versions
+
+        first = serve(200, "a")
+        assert 40 < sum(v == 2 for v in first.values()) < 160  # about half each
+        workspace.add_feedback(
+            "cancer",
+            [{"request_id": r, "outcome": {"clicked": int(v == 2)}} for r, v in first.items()],
+        )
+        deadline = time.monotonic() + 20
+        weights: dict[str, float] = {}
+        while time.monotonic() < deadline:
+            history = workspace.store.experiments.weights("ctr")
+            weights = history[-1].weights if history else {}
+            if weights.get("cancer/2", 0) > 0.9:
+                break
+            time.sleep(0.1)
+        assert weights.get("cancer/2", 0) > 0.9, weights
+        time.sleep(0.5)  # the routing table polls the store every 0.1 s
+        later = serve(200, "b")
+        assert sum(v == 2 for v in later.values()) > 160
+    report = workspace.ab_report("ctr")
+    assert report.bandit is not None and report.bandit["probability_best"]["cancer/2"] > 0.99
+    assert report.decision.verdict == "keep_running"  # 1,000 rewarded samples per arm needed
