@@ -141,6 +141,7 @@ def test_below_the_planned_sample_it_keeps_running_and_says_how_many_more(ws: Cl
 
 def test_an_experiment_owns_the_policy_until_it_stops(ws: Client) -> None:
     before = ws.get_deployment("d").policy
+    ws.set_alias("m", "twin", 1)
     ws.ab_start("own", deployment="d", arms="m/1=70,m/2=30", metrics=["accuracy"])
     policy = policy_from_dict(ws.get_deployment("d").policy)
     assert policy.kind == "ab" and [a.weight for a in policy.arms] == [70, 30]  # type: ignore[union-attr]
@@ -160,6 +161,7 @@ def test_an_experiment_owns_the_policy_until_it_stops(ws: Client) -> None:
     for bad, message in [
         ({"arms": "m/1"}, "at least two arms"),
         ({"arms": "m/1,m/9"}, "m"),
+        ({"arms": "m/1,m@twin"}, "are the same version"),
         ({"metrics": ["clicks"]}, "unknown metric 'clicks'"),
         ({"metrics": []}, "at least one --metric"),
         ({"guardrails": ["p99 < fast"]}, "cannot read guardrail"),

@@ -70,7 +70,9 @@ def test_monitors_and_feedback(home: Path, tmp_path: Path) -> None:
     assert [(a["rule"], a["status"]) for a in alerts] == [("rows", "firing")]
     labels = tmp_path / "labels.csv"
     labels.write_text("request_id,label\nr1,1\n")
-    assert "1 label(s) stored for d" in invoke(home, "feedback", "upload", str(labels), "-d", "d")
+    assert "1 feedback row(s) stored for d" in invoke(
+        home, "feedback", "upload", str(labels), "-d", "d"
+    )
 
 
 @pytest.mark.parametrize(

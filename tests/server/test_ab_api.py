@@ -134,6 +134,7 @@ def test_an_experiment_finds_the_planted_winner_and_promotes_it(
     }
     assert ("experiment.start", ALICE, "lift") in actions
     assert ("experiment.promote", ALICE, "lift") in actions
+    assert [e.actor for e in workspace.audit_log(action="rollout.start")] == [ALICE]
     rollouts = workspace.store.rollouts.history("cancer")
     assert rollouts[0].created_by == ALICE and rollouts[0].spec["to"] == "cancer/2"
 

@@ -143,6 +143,7 @@ class BanditController(LeasedLoop):
     def work(self) -> None:
         running = [r for r in self.store.experiments.list(status="running") if r.spec.get("bandit")]
         self._ledgers = {r.name: self._ledgers.get(r.name, ArmLedger()) for r in running}
+        self._last = {r.name: self._last[r.name] for r in running if r.name in self._last}
         for record in running:
             every = float(record.spec["bandit"].get("update_every_s", 10.0))
             if time.monotonic() - self._last.get(record.name, 0.0) < every:

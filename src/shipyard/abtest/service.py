@@ -24,6 +24,7 @@ from shipyard.deploy.policy import (
 from shipyard.deploy.rollouts import RolloutSpec
 from shipyard.errors import Conflict, InvalidInput
 from shipyard.names import check_name
+from shipyard.registry.uri import parse_model_spec
 from shipyard.store import Store
 from shipyard.store.experiment_store import ExperimentRecord
 from shipyard.store.rollout_store import RolloutRecord
@@ -37,10 +38,18 @@ def start_experiment(
         raise InvalidInput(f"experiment name {name[:20]!r}... is longer than 128 characters")
     if spec.bandit is not None and spec.metrics[0].name != spec.bandit.reward:
         spec = replace(spec, metrics=(MetricSpec(spec.bandit.reward), *spec.metrics))
-    for arm in spec.arms:  # every arm must resolve now
-        store.registry.get_version(
+    resolved: dict[tuple[str, int], str] = {}  # every arm resolves now, each to its own version
+    for label, arm in zip(spec.labels, spec.arms, strict=True):
+        version = store.registry.get_version(
             arm.target.name, version=arm.target.version, alias=arm.target.alias
         )
+        twin = resolved.get((version.name, version.version))
+        if twin is not None:
+            raise InvalidInput(
+                f"arms {twin} and {label} are the same version ({version.uri}); "
+                "an experiment compares different versions"
+            )
+        resolved[(version.name, version.version)] = label
     policy = (
         BanditPolicy(spec.arms, name) if spec.bandit is not None else ABPolicy(spec.arms, spec.key)
     )
@@ -99,6 +108,17 @@ def promote_winner(
             f"deployment {record.deployment!r} served a {original.kind} policy before the "
             "experiment; a rollout starts from a single version, so promote by hand"
         )
+    target = parse_model_spec(winner)
+    serving = store.registry.get_version(
+        original.target.name, version=original.target.version, alias=original.target.alias
+    )
+    winning = store.registry.get_version(target.name, version=target.version, alias=target.alias)
+    if (serving.name, serving.version) == (winning.name, winning.version):
+        # What the deployment served before is the winner already: nothing to roll out.
+        store.experiments.stop(
+            name, actor=actor, outcome=_summary(result, ""), action="experiment.promote"
+        )
+        return result, None
     spec = RolloutSpec.from_dict({**(rollout.to_dict() if rollout else {}), "to": winner})
     store.experiments.stop(
         name,
