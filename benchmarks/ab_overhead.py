@@ -7,6 +7,9 @@ repeat measures three states of the one deployment, in a rotating order (so a
 drift of the machine's load favours none):
 
 - ``single``: it serves one version;
+- ``ab-routing``: an A/B policy by hand with weights 100/0: every request's key
+  is read, hashed to an arm and logged as the user, but one version answers
+  all (the routing's own cost, without splitting the micro-batches);
 - ``ab-policy``: the same two versions split 50/50 by the key, set by hand
   (``shipyard deployments policy --ab``), no experiment: what serving two
   versions costs by itself (each version's micro-batches are half as full);
@@ -96,7 +99,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=64)
     args = parser.parse_args()
-    states = ("single", "ab-policy", "experiment")
+    states = ("single", "ab-routing", "ab-policy", "experiment")
     results: dict[str, list[tuple[float, float]]] = {state: [] for state in states}
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)
@@ -126,10 +129,12 @@ def main() -> None:
                 except httpx.TransportError:
                     time.sleep(0.1)
             for repeat in range(args.repeats):
-                order = states[repeat % 3 :] + states[: repeat % 3]
+                order = states[repeat % 4 :] + states[: repeat % 4]
                 for state in order:
                     name = f"bench-{repeat}"
-                    if state == "ab-policy":
+                    if state == "ab-routing":
+                        client.set_policy("d", ABPolicy(parse_weights("m/1=100,m/2=0")))
+                    elif state == "ab-policy":
                         client.set_policy("d", ABPolicy(parse_weights("m/1=50,m/2=50")))
                     elif state == "experiment":
                         client.ab_start(
@@ -145,7 +150,7 @@ def main() -> None:
                             args.concurrency,
                         )
                     )
-                    if state == "ab-policy":
+                    if state in ("ab-routing", "ab-policy"):
                         client.set_policy("d", single("m/1"))
                     elif state == "experiment":
                         client.ab_stop(name)
@@ -165,6 +170,10 @@ def main() -> None:
     print(
         f"experiment / ab-policy {rate['experiment'] / rate['ab-policy']:.3f} (target >= 0.97), "
         f"CPU/request {cpu['experiment'] / cpu['ab-policy']:.3f}"
+    )
+    print(
+        f"ab-routing / single    {rate['ab-routing'] / rate['single']:.3f} (key, arm, user "
+        f"logged; one version answers), CPU/request {cpu['ab-routing'] / cpu['single']:.3f}"
     )
     print(
         f"experiment / single    {rate['experiment'] / rate['single']:.3f} "
