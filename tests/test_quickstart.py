@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from shipyard import Client
@@ -20,7 +22,9 @@ from shipyard.cli.main import app
 from shipyard.config import StoreSettings
 
 
-def test_quickstart_runs_the_lifecycle_and_can_run_again(tmp_path: Path) -> None:
+def test_quickstart_runs_the_lifecycle_and_can_run_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = tmp_path / "qs"
     result = CliRunner().invoke(app, ["--home", str(home), "quickstart"])
     assert result.exit_code == 0, result.output
@@ -74,12 +78,21 @@ def test_quickstart_runs_the_lifecycle_and_can_run_again(tmp_path: Path) -> None
         assert sum(report.assigned.values()) == 400 and report.srm and not report.srm.flagged
         assert [m.metric for m in report.metrics] == ["latency_ms", "accuracy"]
         assert report.metrics[1].arms[0].n + report.metrics[1].arms[1].n == 400  # labelled
+    # The second run as after a plain `pip install shipyard`: no onnx extra.
+    monkeypatch.setitem(sys.modules, "skl2onnx", None)  # `import skl2onnx` raises ImportError
     again = CliRunner().invoke(app, ["--home", str(home), "quickstart"])
     assert again.exit_code == 0, again.output
-    assert "registered models:/breast-cancer/4" in " ".join(again.output.split())  # v3: ONNX
+    flat = " ".join(again.output.split())
+    assert "registered models:/breast-cancer/4" in flat  # v3: the first run's ONNX version
+    assert "ONNX compilation skipped: skl2onnx is not installed" in flat
+    assert "pip install 'shipyard[onnx]'" in flat
     with Client(settings=StoreSettings(home=home)) as client:
         latest = client.pipeline_runs("retrain-breast-cancer")[0]
         assert latest.id == 2 and latest.status == "succeeded", latest.error
         assert client.get_pipeline_run(2).step("train").status == "cached"  # same data, same code
         # v4 is the second quickstart's own v1 (v3 the first one's ONNX version)
         assert client.get_model_version_by_alias("breast-cancer", "champion").version == 5
+        assert len(client.list_model_versions("breast-cancer")) == 5  # no ONNX version this time
+        second = client.ab_list()[0]  # the champion against the version it replaced (v4)
+        assert [a["version"] for a in second.spec["arms"]] == [None, 4]
+        assert sum(client.ab_report(second.name).assigned.values()) == 400

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from shipyard.cli.app import console, state
@@ -170,10 +171,15 @@ def quickstart(
         optimized = optimize_and_explain(client, MODEL_NAME, X_test[:1])
         progress.update(task, advance=1, description=steps[11])
 
+        # The champion against its ONNX version; without the onnx extra, against the
+        # version it replaced.
+        challenger = (
+            optimized.result.version if optimized.result is not None else version
+        ).uri.removeprefix("models:/")
         experiment = run_an_experiment(
             client,
             MODEL_NAME,
-            optimized.result.version.uri.removeprefix("models:/"),
+            challenger,
             shift(data).drop(columns=["target"]),
             data["target"],
             headers=headers,
@@ -266,7 +272,11 @@ def _print_batch(batch: BatchSummary) -> None:
 
 
 def _print_optimized(optimized: OptimizeSummary) -> None:
-    result, row = optimized.result, optimized.explained
+    result = optimized.result
+    if result is None:
+        console.print(f"[yellow]-[/] ONNX compilation skipped: {escape(optimized.skipped or '')}")
+        _print_explained(optimized)
+        return
     parity, latency = result.parity, result.latency
     console.print(
         f"[green]✓[/] optimized {result.source} to [bold]{result.version.uri}[/] (onnx): "
@@ -274,6 +284,11 @@ def _print_optimized(optimized: OptimizeSummary) -> None:
         f"(the gate); one row {latency.source_1_row_ms:.2f} → {latency.onnx_1_row_ms:.3f} ms "
         f"({latency.speedup_1_row:.0f}x), 1,000 rows {latency.speedup_1000_rows:.1f}x faster"
     )
+    _print_explained(optimized)
+
+
+def _print_explained(optimized: OptimizeSummary) -> None:
+    row = optimized.explained
     pushes = ", ".join(f"{name} {value:+.2f}" for name, value in optimized.top)
     console.print(
         f"[green]✓[/] explained one prediction ({row['method']}, {row['output_space']}): "

@@ -1,7 +1,8 @@
 """The quickstart's A/B step: is the compiled model better in production?
 
-The champion (scikit-learn) and its ONNX version split the deployment's users
-50/50, sticky by an ``X-User`` header. Each user sends one request through
+The champion (scikit-learn) and its ONNX version (or, without the onnx extra,
+the version the champion replaced) split the deployment's users 50/50, sticky
+by an ``X-User`` header. Each user sends one request through
 the real server; the true diagnoses arrive afterwards as feedback. The
 report compares the arms on latency (the primary metric: lower is better)
 and accuracy, checks the split (SRM) and the error-rate guardrail, and
