@@ -210,6 +210,11 @@ def test_blue_green_switch_and_back_take_effect_in_under_a_second(
         ),
         (lambda: parse_weights("cancer/1:90"), InvalidInput, "MODEL=WEIGHT"),
         (
+            lambda: CanaryPolicy(parse_weights("cancer/1=nan,cancer/2=nan")),
+            InvalidInput,
+            "weights must be numbers",
+        ),
+        (
             lambda: ABPolicy(parse_weights("cancer/1=50,cancer/2=50"), key="cookie"),
             InvalidInput,
             "header:<name>",

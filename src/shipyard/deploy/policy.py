@@ -14,6 +14,7 @@ from its routing table:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +66,8 @@ class SinglePolicy:
 def _check_arms(arms: tuple[Arm, ...], kind: str) -> None:
     if len(arms) < 2:
         raise InvalidInput(f"a {kind} policy needs at least two versions, got {len(arms)}")
+    if any(not math.isfinite(arm.weight) for arm in arms):
+        raise InvalidInput(f"{kind} weights must be numbers: {[a.weight for a in arms]}")
     if any(arm.weight < 0 for arm in arms):
         raise InvalidInput(f"{kind} weights must not be negative: {[a.weight for a in arms]}")
     total = sum(arm.weight for arm in arms)
