@@ -162,6 +162,7 @@ def test_an_experiment_owns_the_policy_until_it_stops(ws: Client) -> None:
         ({"arms": "m/1"}, "at least two arms"),
         ({"arms": "m/1,m/9"}, "m"),
         ({"arms": "m/1,m@twin"}, "are the same version"),
+        ({"key": "field:user"}, "key field 'user' is not an input column of m/1"),
         ({"metrics": ["clicks"]}, "unknown metric 'clicks'"),
         ({"metrics": []}, "at least one --metric"),
         ({"guardrails": ["p99 < fast"]}, "cannot read guardrail"),

@@ -50,6 +50,12 @@ def start_experiment(
                 "an experiment compares different versions"
             )
         resolved[(version.name, version.version)] = label
+        source, _, column = spec.key.partition(":")
+        if spec.bandit is None and source == "field" and column not in version.signature.columns:
+            raise InvalidInput(
+                f"the A/B key field {column!r} is not an input column of {label} "
+                f"(its columns: {', '.join(version.signature.columns[:10])}...)"
+            )
     policy = (
         BanditPolicy(spec.arms, name) if spec.bandit is not None else ABPolicy(spec.arms, spec.key)
     )
