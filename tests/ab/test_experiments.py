@@ -307,3 +307,23 @@ def test_users_count_once_so_a_more_engaged_arm_is_no_sample_ratio_mismatch(ws: 
     assert [a.mean for a in value.arms] == [0.0, 1.0]  # a user's value is their rows' mean
     logged = ws.predictions("d")
     assert logged["unit"].str.len().eq(16).all() and "user-1" not in set(logged["unit"])
+
+
+def test_each_experiment_salts_the_assignment_so_treatments_do_not_repeat(ws: Client) -> None:
+    """Sticky within an experiment; across two experiments the same users are reshuffled
+    (unsalted, every 50/50 split would put the same users in treatment every time)."""
+    keys = [f"user-{i}" for i in range(10_000)]
+    picks = []
+    for name in ("first", "second"):
+        ws.ab_start(name, deployment="d", arms="m/1,m/2", metrics=["accuracy"])
+        deployment = ws.get_deployment("d")
+        policy = policy_from_dict(deployment.policy)
+        assert policy.salt == f"{name}:"  # type: ignore[union-attr]
+        route = Route.build(deployment, policy, ("a", "b"))  # type: ignore[arg-type]
+        assignment = [route.pick(k) for k in keys]
+        assert assignment == [route.pick(k) for k in keys]  # sticky
+        assert 0.47 < sum(assignment) / len(keys) < 0.53
+        picks.append(assignment)
+        ws.ab_stop(name)
+    same = sum(a == b for a, b in zip(*picks, strict=True)) / len(keys)
+    assert 0.47 < same < 0.53  # independent, not the same users again

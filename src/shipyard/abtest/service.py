@@ -57,7 +57,9 @@ def start_experiment(
                 f"(its columns: {', '.join(version.signature.columns[:10])}...)"
             )
     policy = (
-        BanditPolicy(spec.arms, name) if spec.bandit is not None else ABPolicy(spec.arms, spec.key)
+        BanditPolicy(spec.arms, name)
+        if spec.bandit is not None
+        else ABPolicy(spec.arms, spec.key, salt=f"{name}:")
     )
     return store.experiments.start(
         name, spec.deployment, spec.to_dict(), policy.to_dict(), actor=actor

@@ -99,10 +99,15 @@ class CanaryPolicy:
 
 @dataclass(frozen=True)
 class ABPolicy:
-    """Sticky arms: ``key`` is ``header:X-Shipyard-Key`` or ``field:<input column>``."""
+    """Sticky arms: ``key`` is ``header:X-Shipyard-Key`` or ``field:<input column>``.
+
+    ``salt`` is hashed with the key: an experiment salts with its name, so the users
+    in one experiment's treatment are not the same users in the next one's.
+    """
 
     arms: tuple[Arm, ...]
     key: str = "header:X-Shipyard-Key"
+    salt: str = ""
     kind: str = "ab"
 
     def __post_init__(self) -> None:
@@ -118,7 +123,10 @@ class ABPolicy:
         return [arm.target for arm in self.arms]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "arms": [a.to_dict() for a in self.arms], "key": self.key}
+        data = {"kind": self.kind, "arms": [a.to_dict() for a in self.arms], "key": self.key}
+        if self.salt:
+            data["salt"] = self.salt
+        return data
 
 
 @dataclass(frozen=True)
@@ -219,7 +227,9 @@ def policy_from_dict(data: dict[str, Any]) -> Policy:
                 return CanaryPolicy(arms)
             if kind == "bandit":
                 return BanditPolicy(arms, str(data["experiment"]))
-            return ABPolicy(arms, data.get("key", "header:X-Shipyard-Key"))
+            return ABPolicy(
+                arms, data.get("key", "header:X-Shipyard-Key"), str(data.get("salt", ""))
+            )
         if kind == "shadow":
             return ShadowPolicy(
                 _ref_from_dict(data["primary"]),

@@ -7,8 +7,9 @@ model answers (``pick``), and which others get a mirrored copy to compare
 shadow; a canary mirrors requests answered by a new arm to the baseline
 (arm 0), which is how a rollout measures agreement on live traffic; a bandit
 picks at random by the weights its experiment's controller last wrote.
-A/B assignment hashes the key with a fixed function (crc32), so a key maps
-to the same arm in every process and after every restart.
+A/B assignment hashes the key (salted with the experiment's name when an
+experiment set the policy) with a fixed function (crc32), so a key maps to the
+same arm in every process and after every restart.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class Route:
     key_name: str | None = None
     key_column: int | None = None
     log_policy: LogPolicy | None = None
+    salt: str = ""
 
     @classmethod
     def build(
@@ -97,6 +99,7 @@ class Route:
                 key_source,
                 key_name,
                 key_column,
+                salt=policy.salt if isinstance(policy, ABPolicy) else "",
             )
         if isinstance(policy, ShadowPolicy):
             return cls(
@@ -126,7 +129,7 @@ class Route:
                     f"deployment {self.deployment.name!r} assigns A/B arms by "
                     f"{where}; send it with the request"
                 )
-            return self._arm(ab_bucket(key))
+            return self._arm(ab_bucket(self.salt + key if self.salt else key))
         if isinstance(policy, BlueGreenPolicy):
             return 0 if policy.active == "blue" else 1
         return 0
