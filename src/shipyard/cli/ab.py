@@ -239,9 +239,19 @@ def _print_report(data: dict[str, Any]) -> None:
                 for arm, reward in section["rewards"].items()
             ],
         )
+        history = section["weights"]
+        if history:
+            arms = list(section["rewards"])
+            step = max(1, len(history) // 10)  # at most ~10 rows, always the latest
+            shown = [*history[-1::-step][::-1]]
+            table(
+                f"weights over time ({len(history)} update(s))",
+                ["when", *arms],
+                [(when(h["at"]), *(_fmt(h["weights"].get(a), ".1%") for a in arms)) for h in shown],
+            )
         console.print(
-            f"estimated regret {section['estimated_regret']:.1f} reward(s); "
-            f"{len(section['weights'])} weight update(s)"
+            f"estimated regret {section['estimated_regret']:.1f} reward(s) "
+            "(rewards lost against always serving the best arm, by posterior means)"
         )
     console.print(f"[bold {colour}]{decision['verdict'].upper()}[/]: {decision['reason']}")
 
