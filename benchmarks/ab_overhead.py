@@ -26,25 +26,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 from shipyard import Client
 from shipyard.config import StoreSettings
 from shipyard.deploy.policy import ABPolicy, parse_weights, single
-from shipyard.server.background import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "serving"))
-from loadgen import tree_cpu_seconds, wrk_path
+from loadgen import shipyard_serve, wrk_rate_and_cpu
 
 SCRIPT = """
 wrk.method = "POST"
@@ -76,23 +69,6 @@ def _prepare(home: Path) -> tuple[Client, str, dict]:
     return client, token, {"inputs": X[:1].to_dict(orient="records")}
 
 
-def _drive(url: str, pid: int, script: str, duration: int, concurrency: int) -> tuple[float, float]:
-    """Requests per second (2 s warm-up, then ``duration`` s) and server CPU per request."""
-    command = [wrk_path(), "-t1", f"-c{concurrency}", "-s", script, url]
-    subprocess.run([*command[:3], "-d2s", *command[3:]], capture_output=True, check=True)
-    cpu_before = tree_cpu_seconds(pid)
-    out = subprocess.run(
-        [*command[:3], f"-d{duration}s", *command[3:]], capture_output=True, text=True, check=True
-    ).stdout
-    cpu = tree_cpu_seconds(pid) - cpu_before
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors:
-        raise RuntimeError(f"{errors.group(1)} failed requests")
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return rate, cpu * 1e6 / requests
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10)
@@ -106,28 +82,7 @@ def main() -> None:
         client, token, body = _prepare(home)
         script = home / "ab.lua"
         script.write_text(SCRIPT.format(token=token, body=json.dumps(json.dumps(body))))
-        port = free_port()
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "shipyard"),
-                "--home",
-                str(home),
-                "serve",
-                "--port",
-                str(port),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(600):
-                try:
-                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+        with shipyard_serve(home) as (url, pid):
             for repeat in range(args.repeats):
                 order = states[repeat % 4 :] + states[: repeat % 4]
                 for state in order:
@@ -141,23 +96,19 @@ def main() -> None:
                             name, deployment="d", arms="m/1=50,m/2=50", metrics=["accuracy"]
                         )
                     time.sleep(1.5)  # the routing table polls the store every 0.5 s
-                    results[state].append(
-                        _drive(
-                            f"{url}/v1/deployments/d/predict",
-                            process.pid,
-                            str(script),
-                            args.duration,
-                            args.concurrency,
-                        )
+                    rate, cpu_us, _ = wrk_rate_and_cpu(
+                        f"{url}/v1/deployments/d/predict",
+                        pid,
+                        str(script),
+                        args.duration,
+                        args.concurrency,
                     )
+                    results[state].append((rate, cpu_us))
                     if state in ("ab-routing", "ab-policy"):
                         client.set_policy("d", single("m/1"))
                     elif state == "experiment":
                         client.ab_stop(name)
             arms = client.predictions("d")["arm"].value_counts().to_dict()
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=60)
     print(
         f"\nA/B experiment overhead, one worker, concurrency {args.concurrency}, median of "
         f"{args.repeats} x {args.duration} s (a new X-Shipyard-Key per request)"

@@ -15,25 +15,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
 
 from shipyard import Client
 from shipyard.config import StoreSettings
 from shipyard.monitoring.predlog import read_predictions
-from shipyard.server.background import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "serving"))
-from loadgen import tree_cpu_seconds
+from loadgen import shipyard_serve, wrk_rate_and_cpu
 
 
 def _prepare(home: Path) -> tuple[str, dict]:
@@ -68,39 +61,12 @@ def _run(
     concurrency: int,
     token: str,
 ) -> dict[str, Measured]:
-    port = free_port()
     env = {**os.environ, "SHIPYARD_PREDICTION_LOG": "true" if logging_on else "false"}
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "shipyard"),
-            "--home",
-            str(home),
-            "serve",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with shipyard_serve(home, env) as (url, pid):
         return {
-            form: _drive(
-                f"{url}/v1/deployments/d/predict", process.pid, body, duration, concurrency, token
-            )
+            form: _drive(f"{url}/v1/deployments/d/predict", pid, body, duration, concurrency, token)
             for form, body in bodies.items()
         }
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
 
 
 def _drive(url: str, pid: int, body: dict, duration: int, concurrency: int, token: str) -> Measured:
@@ -112,25 +78,11 @@ def _drive(url: str, pid: int, body: dict, duration: int, concurrency: int, toke
             f'"application/json"\nwrk.headers["Authorization"] = "Bearer {token}"\n'
             f"wrk.body = {json.dumps(json.dumps(body))}\n"
         )
-    command = ["wrk", "-t1", f"-c{concurrency}", "-s", script.name, url]
     try:
-        subprocess.run([*command[:3], "-d2s", *command[3:]], capture_output=True, check=True)
-        cpu_before = tree_cpu_seconds(pid)
-        out = subprocess.run(
-            [*command[:3], f"-d{duration}s", *command[3:]],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        cpu = tree_cpu_seconds(pid) - cpu_before
+        rate, cpu_us, _ = wrk_rate_and_cpu(url, pid, script.name, duration, concurrency)
     finally:
         os.unlink(script.name)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors:
-        raise RuntimeError(f"{errors.group(1)} failed requests")
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return Measured(rate, cpu * 1e6 / requests)
+    return Measured(rate, cpu_us)
 
 
 def main() -> None:

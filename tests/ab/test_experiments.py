@@ -35,6 +35,14 @@ def ws(tmp_path: Path, fitted_pipeline, breast_cancer) -> Iterator[Client]:
         yield client
 
 
+def _serve_row(
+    logger: PredictionLogger, label: str, request: str, pre: float = 0.0, unit: str | None = None
+) -> None:
+    """One answered row of arm ``label`` (``m/<version>``), as the data plane logs it."""
+    logger.log("d", int(label[2:]), label, request, 0.001, ("pre",), np.array([[pre]]),
+               np.array([1]), np.array([[0.2, 0.8]]), unit=unit)  # fmt: skip
+
+
 def _log(
     client: Client,
     arms: dict[str, int],
@@ -49,21 +57,10 @@ def _log(
     logger = PredictionLogger(client.store.artifacts)
     feedback = []
     for label, count in arms.items():
-        version = int(label.split("/")[1])
         for i in range(count):
             request = f"{label}-{i}"
             pre = float(rng.normal())
-            logger.log(
-                "d",
-                version,
-                label,
-                request,
-                0.001,
-                ("pre",),
-                np.array([[pre]]),
-                np.array([1]),
-                np.array([[0.2, 0.8]]),
-            )
+            _serve_row(logger, label, request, pre)
             if outcome is not None:
                 value = outcome[label] + pre_effect * pre + float(rng.normal())
                 feedback.append({"request_id": request, "outcome": {"value": value}})
@@ -217,17 +214,7 @@ def test_the_bandit_controller_moves_weight_to_the_best_arm_and_keeps_the_floor(
         for label, share in shares.items():
             for i in range(int(1_000 * share)):
                 request = f"{round_}-{label}-{i}"
-                logger.log(
-                    "d",
-                    int(label[2:]),
-                    label,
-                    request,
-                    0.001,
-                    ("pre",),
-                    np.array([[0.0]]),
-                    np.array([1]),
-                    None,
-                )
+                _serve_row(logger, label, request)
                 feedback.append(
                     {
                         "request_id": request,
@@ -284,18 +271,7 @@ def test_users_count_once_so_a_more_engaged_arm_is_no_sample_ratio_mismatch(ws: 
         label, requests = ("m/1", 1) if user % 2 == 0 else ("m/2", 3)
         for i in range(requests):
             request = f"u{user}-{i}"
-            logger.log(
-                "d",
-                int(label[2:]),
-                label,
-                request,
-                0.001,
-                ("pre",),
-                np.array([[0.0]]),
-                np.array([1]),
-                None,
-                unit=f"user-{user}",
-            )
+            _serve_row(logger, label, request, unit=f"user-{user}")
             feedback.append({"request_id": request, "outcome": {"value": float(i)}})
     logger.flush()
     ws.add_feedback("d", feedback)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from shipyard.abtest.spec import DEFAULT_MIN_SHARE
+from shipyard.abtest.spec import DEFAULT_MIN_SHARE, ExperimentSpec
 from shipyard.cli.app import console, state
 from shipyard.cli.output import print_json, table, when
 from shipyard.deploy.rollouts import parse_duration
@@ -107,11 +107,9 @@ def start(
     if as_json:
         print_json(record.to_dict())
         return
+    spec = ExperimentSpec.from_dict(record.spec)
     arms_text = ", ".join(
-        f"{a['model']}/{a['version']}={a['weight']:.3g}%"
-        if a.get("version") is not None
-        else f"{a['model']}@{a['alias']}={a['weight']:.3g}%"
-        for a in record.spec["arms"]
+        f"{label}={arm.weight:.3g}%" for label, arm in zip(spec.labels, spec.arms, strict=True)
     )
     kind = "bandit" if record.spec.get("bandit") else f"A/B by {record.spec['key']}"
     console.print(

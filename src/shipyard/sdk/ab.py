@@ -6,6 +6,7 @@ The statistics (scipy) and the prediction-log readers are imported on first use.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from shipyard.abtest.spec import (
@@ -67,9 +68,7 @@ class ABMethods:
             if index is None:
                 parsed.append(MetricSpec(metric, pre=covariate))
             else:
-                parsed[index] = MetricSpec(
-                    parsed[index].name, parsed[index].kind, parsed[index].lower_is_better, covariate
-                )
+                parsed[index] = replace(parsed[index], pre=covariate)
         bandit_spec = None
         if bandit:
             from shipyard.errors import InvalidInput

@@ -12,10 +12,10 @@ from shipyard.server.control import client_of
 from shipyard.server.errors import error_responses
 from shipyard.server.schemas import (
     ExperimentCreate,
-    ExperimentPromote,
     ExperimentPromoted,
     ExperimentPublic,
     ExperimentStop,
+    RolloutPlanIn,
     RolloutPublic,
 )
 
@@ -72,7 +72,7 @@ def stop_experiment(
 def promote_experiment(
     name: ExperimentPath,
     client: ClientDep,
-    body: Annotated[ExperimentPromote | None, Body()] = None,
+    body: Annotated[RolloutPlanIn | None, Body()] = None,
 ) -> ExperimentPromoted:
     """Stop the experiment and start a canary rollout of its winner; 409 without a winner."""
     rollout = body.model_dump(exclude_none=True) if body is not None else None

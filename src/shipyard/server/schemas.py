@@ -196,10 +196,10 @@ class ThresholdsIn(Body):
     min_divergence_samples: StoredInt | None = None
 
 
-class RolloutSpecIn(Body):
-    """A rollout spec; steps must also increase and end at 100, and deadline_s >= interval_s."""
+class RolloutPlanIn(Body):
+    """How a rollout runs; steps must also increase and end at 100, and deadline_s >=
+    interval_s. Promoting an experiment's winner takes it without ``to``."""
 
-    to: ModelSpec
     strategy: Literal["canary"] = "canary"
     steps: list[Annotated[float, Field(gt=0, le=100)]] = Field(
         default=[5, 25, 50, 100], min_length=1
@@ -208,6 +208,12 @@ class RolloutSpecIn(Body):
     deadline_s: Seconds | None = Field(default=None, description="Default: 10 x interval_s.")
     on_deadline: Literal["fail", "pause"] = "fail"
     thresholds: ThresholdsIn = ThresholdsIn()
+
+
+class RolloutSpecIn(RolloutPlanIn):
+    """A rollout spec: the version to roll out and how."""
+
+    to: ModelSpec
 
 
 class RolloutCreate(Body):
@@ -314,18 +320,6 @@ class ExperimentPublic(BaseModel):
 
 class ExperimentStop(Body):
     reason: str = Field(default="", max_length=1024)
-
-
-class ExperimentPromote(Body):
-    """How the winner's canary rollout runs (the rollout's defaults otherwise)."""
-
-    steps: list[Annotated[float, Field(gt=0, le=100)]] = Field(
-        default=[5, 25, 50, 100], min_length=1
-    )
-    interval_s: Seconds = 60.0
-    deadline_s: Seconds | None = Field(default=None, description="Default: 10 x interval_s.")
-    on_deadline: Literal["fail", "pause"] = "fail"
-    thresholds: ThresholdsIn = ThresholdsIn()
 
 
 class ExperimentPromoted(BaseModel):
