@@ -10,7 +10,7 @@ import getpass
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,6 +54,12 @@ class StoreSettings(BaseSettings):
         default="",
         description="Comma-separated key files that may open existing artifacts but never "
         "encrypt new ones: the previous key after a rotation, or the next one during it.",
+    )
+    trust_uploaded_code: bool = Field(
+        default=False,
+        description="Let clients of a server register models that run code when loaded "
+        "(pickle/joblib, pyfunc, MLflow pickles). Off: only safe formats (skops with "
+        "scikit-learn/numpy/scipy types, ONNX) arrive through `shipyard serve`.",
     )
     sqlite_busy_timeout_s: float = Field(
         default=60.0, description="How long a SQLite writer waits for the write lock."
@@ -190,4 +196,30 @@ class HttpSettings(BaseSettings):
     )
     http_timeout_s: float = Field(
         default=10.0, gt=0, description="Connect/read/write timeout of one HTTP call."
+    )
+
+
+class RemoteSettings(BaseSettings):
+    """A central server the SDK and CLI talk to instead of opening a store themselves."""
+
+    model_config = SettingsConfigDict(env_prefix="SHIPYARD_", extra="ignore")
+
+    url: str | None = Field(
+        default=None,
+        description="Base URL of a `shipyard serve` (https://host:8000). When set, the SDK "
+        "and CLI go through its control API with SHIPYARD_TOKEN; no store settings are read.",
+    )
+    token: SecretStr | None = Field(
+        default=None, description="API token (shp_...) sent as a bearer token to SHIPYARD_URL."
+    )
+    http_retries: int = Field(
+        default=6,
+        ge=0,
+        description="How often a call that could not reach the server (connection lost, "
+        "502/503/504) is retried, with exponential backoff (0.5 s doubling, at most 30 s).",
+    )
+    upload_chunk_bytes: int = Field(
+        default=8 << 20,
+        gt=0,
+        description="Files larger than this are uploaded in resumable chunks of this size.",
     )

@@ -28,6 +28,9 @@ PARAMS = {
     "action": "pause",
     "run_id": "1",
     "webhook_id": "1",
+    "deployment": "cancer",
+    "sha256": "0" * 64,
+    "upload_id": "0" * 32,
 }
 #: The bare predict app's routes, which FastAPI does not list.
 PREDICT_ROUTES = [

@@ -46,23 +46,41 @@ class CliState:
 
     ``begin`` is called by the root callback of every invocation, so a state
     left by an earlier invocation in the same process (tests) is never reused.
+    With ``--url`` (``SHIPYARD_URL``) commands go through that server with
+    ``--token``; ``serve`` and ``quickstart`` always open the store themselves.
     """
 
     def __init__(self) -> None:
         self.home: Path | None = None
+        self.url: str | None = None
+        self.token: str | None = None
         self._client: Client | None = None
 
-    def begin(self, home: Path | None) -> None:
+    def begin(self, home: Path | None, url: str | None = None, token: str | None = None) -> None:
         if self._client is not None:
             self._client.close()
         self.home = home
+        self.url = url or None
+        self.token = token or None
         self._client = None
 
     @property
     def client(self) -> Client:
         if self._client is None:
-            self._client = Client(settings=load_settings(self.home))
+            if self.url:
+                self._client = Client(
+                    settings=load_settings(self.home), url=self.url, token=self.token
+                )
+            else:
+                self._client = Client(settings=load_settings(self.home))
         return self._client
+
+    @property
+    def local_client(self) -> Client:
+        """A client on the store itself, whatever ``--url`` says (the server's own)."""
+        if self.url:
+            fail("this command runs where the store is; unset SHIPYARD_URL / drop --url")
+        return self.client
 
 
 state = CliState()

@@ -73,6 +73,25 @@ def main(
             "--home", envvar="SHIPYARD_HOME", help="Workspace folder (default ./.shipyard)."
         ),
     ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            envvar="SHIPYARD_URL",
+            help="A central `shipyard serve` to work through (https://host:8000) "
+            "instead of a local store.",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="SHIPYARD_TOKEN",
+            help="API token for --url (shp_...).",
+            show_default=False,
+            show_envvar=True,
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="Log what happens.")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
@@ -82,7 +101,7 @@ def main(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    state.begin(home)
+    state.begin(home, url, token)
 
 
 def run() -> None:

@@ -76,7 +76,7 @@ def quickstart(
     from shipyard.cli.quickstart_serving import serve_and_call
     from shipyard.sdk.client import Client
 
-    client = state.client
+    client = state.local_client
     console.print(f"[bold]Shipyard quickstart[/] — workspace {client.settings.home.resolve()}")
     steps = STEPS
     progress = Progress(

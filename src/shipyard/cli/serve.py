@@ -88,7 +88,7 @@ def serve(
     files = _tls_files(tls_cert, tls_key, tls_client_ca)
     if ca_bundle is not None:
         ssl_context(HttpSettings(ca_bundle=ca_bundle))  # a bad bundle fails here, not per hook
-    client = state.client  # validates the workspace before any worker starts
+    client = state.local_client  # validates the workspace before any worker starts
     settings = ServerSettings(
         host=host,
         port=port,

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 
 OUTPUT_SPACES = ("log_odds", "raw", "probability")
 
@@ -20,6 +21,15 @@ OUTPUT_SPACES = ("log_odds", "raw", "probability")
 def _number(value: Any) -> Any:
     """Plain Python scalars for JSON (class labels included)."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+#: An array as it travels (the remote SDK): nested lists of floats, read back as float64.
+Array = Annotated[
+    np.ndarray,
+    PlainValidator(lambda value: np.asarray(value, dtype=float)),
+    PlainSerializer(lambda array: array.tolist()),
+    WithJsonSchema({"type": "array", "items": {}}),
+]
 
 
 @dataclass(frozen=True)
@@ -32,9 +42,9 @@ class Explanation:
     """
 
     columns: tuple[str, ...]
-    base_value: np.ndarray
-    attributions: np.ndarray
-    output: np.ndarray
+    base_value: Array
+    attributions: Array
+    output: Array
     output_space: str
     method: str
     approximate: bool = False

@@ -99,6 +99,29 @@ def package_model(
     return PackagedModel(chosen.name, ref.sha256, ref.size, signature, saved_options, requirements)
 
 
+#: Types a skops file may be trusted with when it arrives from someone else.
+SAFE_SKOPS_PREFIXES = ("sklearn.", "numpy.", "scipy.")
+
+
+def runs_code(store: Store, packaged: PackagedModel) -> bool:
+    """Whether loading this package runs code its author chose (pickle, cloudpickle,
+    a Python model, a loader module), as opposed to reading data (skops holding
+    library types only, ONNX). Decided from the stored files, not the uploader's word."""
+    options = packaged.options
+    if packaged.flavor == "pyfunc" or options.get("serialization") == "joblib":
+        return True
+    if packaged.flavor == "mlflow":
+        import yaml
+
+        from shipyard.flavors.mlflow_model import MLMODEL, code_on_load
+
+        tree = store.artifacts.open_tree(packaged.sha256)
+        if not tree.has(MLMODEL) or code_on_load(yaml.safe_load(tree.read_bytes(MLMODEL))):
+            return True
+    trusted = [*options.get("trusted_types", []), *options.get("skops_trusted_types", [])]
+    return any(not str(name).startswith(SAFE_SKOPS_PREFIXES) for name in trusted)
+
+
 def read_package(store: Store, sha256: str) -> PackagedModel:
     """The descriptor of a stored model tree (hash-verified)."""
     tree = store.artifacts.open_tree(sha256)
@@ -192,25 +215,6 @@ def register_packaged(
     version = store.registry.create_version(name, new, actor=actor, card=card)
     logger.info("registered %s (%s, sha256 %s)", version.uri, packaged.flavor, packaged.sha256[:12])
     return version
-
-
-def log_model(
-    store: Store,
-    run_id: str,
-    model: Any,
-    *,
-    artifact: str = "model",
-    sample_input: Any = None,
-    flavor: str | None = None,
-    flavor_options: dict[str, Any] | None = None,
-) -> str:
-    """Store ``model`` with a run (like MLflow's log_model); returns ``runs:/<id>/<artifact>``."""
-    check_name(artifact, "artifact")
-    packaged = package_model(
-        store, model, sample_input=sample_input, flavor=flavor, flavor_options=flavor_options
-    )
-    store.tracking.add_artifact(run_id, f"models/{artifact}", packaged.sha256, packaged.size)
-    return f"runs:/{run_id}/{artifact}"
 
 
 def register_logged(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from shipyard.config import StoreSettings
+from shipyard.config import RemoteSettings, StoreSettings
 from shipyard.registry.loaded import LoadedModel
 from shipyard.sdk.client import Client, RunComparison
 from shipyard.sdk.run import ActiveRun
@@ -21,26 +21,36 @@ __all__ = [
     "start_run",
 ]
 
-_default: dict[tuple[str, ...], Client] = {}
+_default: dict[tuple[str | None, ...], Client] = {}
 _lock = threading.Lock()
 
 
 def default_client() -> Client:
-    """A client for the workspace the environment names (``SHIPYARD_HOME`` etc.).
+    """A client for what the environment names: the server at ``SHIPYARD_URL`` (with
+    ``SHIPYARD_TOKEN``), else the workspace of ``SHIPYARD_HOME`` etc.
 
-    Cached per workspace, so changing ``SHIPYARD_HOME`` picks a new one.
+    Cached per target, so changing either variable picks a new one.
     """
+    remote = RemoteSettings()
     settings = StoreSettings()
-    key = (
-        settings.resolved_db_url(),
-        settings.resolved_artifacts_url(),
-        str(settings.encryption_key_file),
-        settings.encryption_read_key_files,
-    )
+    if remote.url:
+        token = remote.token.get_secret_value() if remote.token else None
+        key: tuple[str | None, ...] = ("remote", remote.url, token)
+    else:
+        key = (
+            settings.resolved_db_url(),
+            settings.resolved_artifacts_url(),
+            str(settings.encryption_key_file),
+            settings.encryption_read_key_files,
+        )
     with _lock:
         client = _default.get(key)
         if client is None:
-            client = _default[key] = Client(settings=settings)
+            if remote.url:
+                client = Client(settings=settings, url=remote.url, token=token)
+            else:
+                client = Client(settings=settings)
+            _default[key] = client
         return client
 
 

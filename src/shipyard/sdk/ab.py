@@ -18,6 +18,8 @@ from shipyard.abtest.spec import (
     parse_arms,
 )
 from shipyard.deploy.rollouts import RolloutSpec
+from shipyard.sdk.operations import operation
+from shipyard.security.permissions import Permission as P
 
 if TYPE_CHECKING:
     from shipyard.abtest.report import ExperimentReport
@@ -34,8 +36,12 @@ def _service() -> Any:
 
 class ABMethods:
     store: Store
-    actor: str
 
+    @property
+    def actor(self) -> str:
+        raise NotImplementedError  # the Client says who is acting
+
+    @operation(P.DEPLOY)
     def ab_start(
         self,
         name: str,
@@ -93,27 +99,33 @@ class ABMethods:
         )
         return self.ab_start_spec(name, spec)
 
+    @operation(P.DEPLOY)
     def ab_start_spec(self, name: str, spec: ExperimentSpec) -> ExperimentRecord:
         """Start an experiment from a typed spec (the control API's entry point)."""
         return _service().start_experiment(self.store, name, spec, actor=self.actor)
 
+    @operation(P.READ)
     def ab_list(
         self, *, deployment: str | None = None, status: str | None = None
     ) -> list[ExperimentRecord]:
         return self.store.experiments.list(deployment=deployment, status=status)
 
+    @operation(P.READ)
     def ab_status(self, name: str) -> ExperimentRecord:
         return self.store.experiments.get(name)
 
+    @operation(P.READ_PREDICTIONS)
     def ab_report(self, name: str) -> ExperimentReport:
         """Per arm and metric: counts, means, the difference to the control with its
         interval and p-value, the sample-ratio check, guardrails and a decision."""
         return _service().report(self.store, name)
 
+    @operation(P.DEPLOY)
     def ab_stop(self, name: str, *, reason: str = "") -> ExperimentRecord:
         """Stop it; the deployment returns to the policy it had before."""
         return _service().stop_experiment(self.store, name, actor=self.actor, reason=reason)
 
+    @operation(P.DEPLOY)
     def ab_promote(
         self, name: str, *, rollout: RolloutSpec | dict[str, Any] | None = None
     ) -> tuple[ExperimentReport, RolloutRecord | None]:

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from shipyard.deploy.rollouts import parse_duration
 from shipyard.errors import InvalidInput
+from shipyard.sdk.operations import operation
+from shipyard.security.permissions import Permission as P
 from shipyard.store.audit import AuditEntry, chain_head, list_events, now_ms
 from shipyard.store.audit_chain import AuditCheck, AuditHead
 from shipyard.store.audit_verify import Progress, verify_chain
@@ -41,6 +43,7 @@ def parse_checkpoint(text: str) -> AuditHead:
 class AuditMethods:
     store: Store
 
+    @operation(P.MANAGE_ACCESS)
     def audit_log(
         self,
         *,
@@ -58,6 +61,7 @@ class AuditMethods:
                 session, limit=limit, since_ms=start, actor=actor, action_prefix=action
             )
 
+    @operation(P.MANAGE_ACCESS)
     def verify_audit(
         self, *, against: str | AuditHead | None = None, progress: Progress | None = None
     ) -> AuditCheck:
@@ -67,6 +71,7 @@ class AuditMethods:
         with self.store.db.read() as session:
             return verify_chain(session, checkpoint=checkpoint, progress=progress)
 
+    @operation(P.MANAGE_ACCESS)
     def audit_head(self) -> AuditHead | None:
         """The newest row's id and hash (None for an empty trail): a checkpoint to keep."""
         with self.store.db.read() as session:

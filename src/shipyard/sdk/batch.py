@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from shipyard.batch.job import BatchRequest, BatchRunner, ProgressCallback
 from shipyard.entities import BatchJobRecord
+from shipyard.sdk.operations import operation
+from shipyard.security.permissions import Permission as P
 
 if TYPE_CHECKING:
     from shipyard.store import Store
@@ -14,8 +16,12 @@ if TYPE_CHECKING:
 
 class BatchMethods:
     store: Store
-    actor: str
 
+    @property
+    def actor(self) -> str:
+        raise NotImplementedError  # the Client says who is acting
+
+    @operation(P.RUN_PIPELINES)
     def batch_predict(
         self,
         target: str,
@@ -52,9 +58,11 @@ class BatchMethods:
         )
         return BatchRunner(self.store, request, actor=self.actor, on_progress=progress).run()
 
+    @operation(P.READ)
     def batch_jobs(self, *, limit: int = 100) -> list[BatchJobRecord]:
         """Recent batch jobs, newest first, with status, rows done, rows/s and errors."""
         return self.store.batch.list(limit=limit)
 
+    @operation(P.READ)
     def batch_job(self, name: str) -> BatchJobRecord:
         return self.store.batch.get(name)

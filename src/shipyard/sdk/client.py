@@ -1,13 +1,20 @@
 """``shipyard.Client``: the one façade every interface (CLI, server, scripts) calls.
 
-This is the direct back end (store + artifacts in this process). A remote
-back end speaking to the control API will implement the same methods.
+One interface, two back ends. ``Client()`` with ``SHIPYARD_URL`` set (or
+``Client(url=..., token=...)``) is remote: every ``@operation`` method is sent
+to that server's ``/api/ops`` route and run there by its direct client, with
+the caller's token; artifacts move by hash through ``RemoteArtifactStore``.
+Otherwise the client is direct: store and artifacts in this process. Methods
+that are not operations (``start_run``, ``register_model``, ``load_model``,
+``load_dataset``) are written once over operations and ``self.store.artifacts``,
+so they work on both.
 """
 
 from __future__ import annotations
 
 import os
 import time
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from shipyard.config import StoreSettings, load_settings
+from shipyard.config import RemoteSettings, StoreSettings, load_settings
 from shipyard.deploy import rollouts
 from shipyard.deploy import service as deploy
 from shipyard.deploy.analysis import CheckResult, analyze
@@ -23,12 +30,15 @@ from shipyard.deploy.policy import Policy, ServingConfig, single
 from shipyard.deploy.rollouts import RolloutSpec
 from shipyard.entities import (
     AliasChange,
+    DatasetInput,
     Deployment,
     Experiment,
     MetricPoint,
     ModelVersion,
     RegisteredModel,
     Run,
+    RunArtifact,
+    RunStatus,
 )
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.names import check_alias, check_name
@@ -42,16 +52,20 @@ from shipyard.sdk.audit import AuditMethods
 from shipyard.sdk.batch import BatchMethods
 from shipyard.sdk.explain import ExplainMethods
 from shipyard.sdk.keys import KeyMethods
+from shipyard.sdk.operations import operation
 from shipyard.sdk.optimize import OptimizeMethods
 from shipyard.sdk.pipelines import PipelineMethods
 from shipyard.sdk.run import CURRENT_RUN, ActiveRun
 from shipyard.sdk.stream import StreamMethods
+from shipyard.security.permissions import Permission as P
 from shipyard.store import Store, open_store
+from shipyard.store.audit_context import current_audit_context
 from shipyard.store.dataset_store import DatasetRecord
 from shipyard.store.monitor_store import AlertRecord, MonitorRecord
 from shipyard.store.rollout_store import RolloutEventRecord, RolloutRecord
 from shipyard.store.webhook_store import redacted_url
 from shipyard.tracking.service import check_key, metric_value, param_value, start_run_record
+from shipyard.tracking.source import caller_git_commit, caller_source
 
 if TYPE_CHECKING:
     from shipyard.datasets.lineage import Node as LineageNode
@@ -59,6 +73,7 @@ if TYPE_CHECKING:
     from shipyard.monitoring.drift import DatasetDrift, DriftConfig
     from shipyard.monitoring.monitors import MonitorSpec
     from shipyard.monitoring.quality import QualityResult
+    from shipyard.sdk.remote import RemoteBackend
 
 
 # Monitoring and datasets pull in scipy, scikit-learn's metrics, pyarrow and pandera.
@@ -147,13 +162,42 @@ class Client(
         home: str | os.PathLike[str] | None = None,
         *,
         settings: StoreSettings | None = None,
+        url: str | None = None,
+        token: str | None = None,
     ) -> None:
+        """Direct on ``home``/``settings``; remote on ``url`` (default ``SHIPYARD_URL``
+        when neither a home nor settings is given)."""
         self.settings = settings or load_settings(home)
-        self.store: Store = open_store(self.settings)
-        self.actor = self.settings.user
+        self._remote: RemoteBackend | None = None
+        if url is None and home is None and settings is None:
+            remote = RemoteSettings()
+            url = remote.url
+            if token is None and remote.token is not None:
+                token = remote.token.get_secret_value()
+        if url:
+            from shipyard.sdk.remote import RemoteBackend, RemoteStore  # httpx: only when used
+
+            self._remote = RemoteBackend(url, token, cache_dir=self.settings.cache_dir())
+            self.store = typing.cast(Store, RemoteStore(self._remote.artifacts, self.settings))
+        else:
+            self.store = open_store(self.settings)
+
+    @property
+    def actor(self) -> str:
+        """Who is acting: the authenticated caller when the server runs an operation for
+        one (so runs and versions name them, not the server's OS user), else this user."""
+        return current_audit_context().actor or self.settings.user
+
+    @property
+    def url(self) -> str | None:
+        """The server a remote client talks to (None: direct)."""
+        return None if self._remote is None else self._remote.url
 
     def close(self) -> None:
-        self.store.close()
+        if self._remote is not None:
+            self._remote.close()
+        else:
+            self.store.close()
 
     def __enter__(self) -> Client:
         return self
@@ -170,21 +214,94 @@ class Client(
         tags: dict[str, Any] | None = None,
         name: str | None = None,
     ) -> ActiveRun:
-        run_id, run_name = start_run_record(
-            self.store, experiment=experiment, name=name, params=params, tags=tags, actor=self.actor
+        run_id, run_name = self.create_run(
+            experiment,
+            name=name,
+            params={k: str(v) for k, v in (params or {}).items()},
+            tags={k: str(v) for k, v in (tags or {}).items()},
+            git_commit=caller_git_commit(),
+            source=caller_source(),
         )
         initial = {k: str(v) for k, v in (params or {}).items()}
         return ActiveRun(self, run_id, experiment=experiment, name=run_name, params=initial)
 
+    @operation(P.WRITE_RUNS)
+    def create_run(
+        self,
+        experiment: str = "default",
+        *,
+        name: str | None = None,
+        params: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+        git_commit: str | None = None,
+        source: str | None = None,
+    ) -> tuple[str, str]:
+        """The run row only (``start_run`` wraps it in an ``ActiveRun``): (id, name)."""
+        return start_run_record(
+            self.store,
+            experiment=experiment,
+            name=name,
+            params=params,
+            tags=tags,
+            actor=self.actor,
+            git_commit=git_commit,
+            source=source,
+        )
+
+    @operation(P.WRITE_RUNS)
+    def end_run(
+        self,
+        run_id: str,
+        *,
+        status: str = RunStatus.FINISHED,
+        error: str | None = None,
+        end_time: int | None = None,
+        params: dict[str, str] | None = None,
+        metrics: list[MetricPoint] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        """Close a run, writing what its buffer still held in the same transaction."""
+        if status not in RunStatus.ALL:
+            raise InvalidInput(f"unknown run status {status!r}; use one of {RunStatus.ALL}")
+        self.store.tracking.end_run(
+            run_id,
+            status=status,
+            end_time=end_time if end_time is not None else int(time.time() * 1000),
+            error=error,
+            actor=self.actor,
+            params={check_key(k, "param"): param_value(k, v) for k, v in (params or {}).items()},
+            metrics=metrics or (),
+            tags={check_key(k, "tag"): str(v) for k, v in (tags or {}).items()},
+        )
+
+    @operation(P.WRITE_RUNS)
+    def add_run_artifact(self, run_id: str, path: str, sha256: str, size: int) -> RunArtifact:
+        """Attach an artifact already stored (by hash) to a run under ``path``."""
+        if not self.store.artifacts.exists(sha256):
+            raise NotFound(f"no artifact {sha256}; store it before attaching it to a run")
+        self.store.tracking.add_artifact(run_id, path, sha256, size)
+        return RunArtifact(path, sha256, size)
+
+    @operation(P.WRITE_RUNS)
+    def log_input(
+        self, run_id: str, dataset: str, version: str | int, digest: str | None = None
+    ) -> None:
+        """Record a dataset version a run read."""
+        self.store.tracking.add_input(run_id, DatasetInput(dataset, str(version), digest))
+
+    @operation(P.READ)
     def get_run(self, run_id: str) -> Run:
         return self.store.tracking.get_run(run_id)
 
+    @operation(P.READ)
     def list_experiments(self) -> list[Experiment]:
         return self.store.tracking.list_experiments()
 
+    @operation(P.READ)
     def get_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         return self.store.tracking.metric_history(run_id, key)
 
+    @operation(P.READ)
     def search_runs(
         self,
         experiment: str | list[str] | None = None,
@@ -202,6 +319,7 @@ class Client(
             experiments, parse_filter(filter), parse_order_by(order_by), max_results
         )
 
+    @operation(P.WRITE_RUNS)
     def log_batch(
         self,
         run_id: str,
@@ -264,27 +382,79 @@ class Client(
         """
         reference = flavor_options.pop("reference_data", None)
         if isinstance(model, str) and model.startswith("runs:/"):
-            version = registry.register_logged(
-                self.store, model, name=name, description=description, tags=tags, actor=self.actor
+            version = self.register_logged_model(
+                model, name=name, description=description, tags=tags
             )
         else:
-            version = registry.register_version(
+            check_name(name)
+            packaged = registry.package_model(  # here: a remote client uploads the files
                 self.store,
                 model,
-                name=name,
                 sample_input=sample_input,
-                run=self.get_run(run_id) if run_id is not None else None,
                 flavor=flavor,
                 flavor_options=flavor_options,
-                description=description,
-                tags=tags,
-                actor=self.actor,
+            )
+            version = self.register_package(
+                packaged.sha256, name=name, run_id=run_id, description=description, tags=tags
             )
         if reference is not None:
-            _monitoring().set_reference(self.store, version, reference, actor=self.actor)
+            self.set_reference(name, version.version, reference)
             version = self.get_model_version(name, version.version)
         return version
 
+    @operation(P.REGISTER, model="name")
+    def register_package(
+        self,
+        sha256: str,
+        *,
+        name: str,
+        run_id: str | None = None,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+    ) -> ModelVersion:
+        """Register a model tree already in the artifact store (``register_model`` packages
+        and uploads it first) as the next version of ``name``."""
+        check_name(name)
+        packaged = registry.read_package(self.store, sha256)
+        if self._serving_untrusted_code(packaged):
+            raise InvalidInput(
+                f"this {packaged.flavor} model runs code when loaded "
+                f"({packaged.options.get('serialization', packaged.flavor)}); a server only "
+                "registers such uploads with SHIPYARD_TRUST_UPLOADED_CODE=true"
+            )
+        run = self.get_run(run_id) if run_id is not None else None
+        return registry.register_packaged(
+            self.store,
+            packaged,
+            name=name,
+            run=run,
+            description=description,
+            tags=tags,
+            actor=self.actor,
+        )
+
+    def _serving_untrusted_code(self, packaged: registry.PackagedModel) -> bool:
+        """Whether a package arriving through a server would run its author's code there."""
+        context = current_audit_context()
+        if context.actor is None or self.settings.trust_uploaded_code:
+            return False  # a local call: the caller owns this machine already
+        return registry.runs_code(self.store, packaged)
+
+    @operation(P.REGISTER, model="name")
+    def register_logged_model(
+        self,
+        uri: str,
+        *,
+        name: str,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+    ) -> ModelVersion:
+        """Register a model a run logged (``runs:/ID/ARTIFACT``) without storing it again."""
+        return registry.register_logged(
+            self.store, uri, name=name, description=description, tags=tags, actor=self.actor
+        )
+
+    @operation(P.REGISTER, model="name", uploads=("path", "sample_input"))
     def import_mlflow_model(
         self,
         path: str | os.PathLike[str],
@@ -295,6 +465,12 @@ class Client(
     ) -> ModelVersion:
         """Register an MLflow model folder; ``trust=True`` allows one that runs code when
         loaded (pickle/cloudpickle, loader modules): only for models you produced."""
+        through_server = current_audit_context().actor is not None
+        if trust and through_server and not self.settings.trust_uploaded_code:
+            raise InvalidInput(
+                "trust=True through a server would run the uploader's code there; the "
+                "server allows it only with SHIPYARD_TRUST_UPLOADED_CODE=true"
+            )
         return registry.import_mlflow_model(
             self.store,
             Path(path),
@@ -304,12 +480,15 @@ class Client(
             actor=self.actor,
         )
 
+    @operation(P.READ, model="name")
     def get_model(self, name: str) -> RegisteredModel:
         return self.store.registry.get_model(name)
 
+    @operation(P.READ)
     def list_models(self) -> list[RegisteredModel]:
         return self.store.registry.list_models()
 
+    @operation(P.READ, model="name")
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         if isinstance(version, str):
             if version == "latest":
@@ -320,32 +499,41 @@ class Client(
                 )
         return self.store.registry.get_version(name, version=int(version))
 
+    @operation(P.READ, model="name")
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         return self.store.registry.get_version(name, alias=alias)
 
+    @operation(P.READ, model="name")
     def list_model_versions(self, name: str) -> list[ModelVersion]:
         return self.store.registry.list_versions(name)
 
+    @operation(P.READ)
     def resolve_model_uri(self, uri: str) -> ModelVersion:
         return registry.resolve(self.store, parse_model_uri(uri))
 
+    @operation(P.REGISTER, model="name", in_path=("alias",))
     def set_alias(self, name: str, alias: str, version: int) -> int | None:
         """Point ``alias`` at ``version``; returns the version it pointed at before, if any."""
         check_alias(alias)
         return self.store.registry.set_alias(name, alias, int(version), actor=self.actor)
 
+    @operation(P.REGISTER, model="name", in_path=("alias",))
     def delete_alias(self, name: str, alias: str) -> int:
         return self.store.registry.delete_alias(name, alias, actor=self.actor)
 
+    @operation(P.READ, model="name")
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
         return self.store.registry.alias_history(name, alias)
 
+    @operation(P.REGISTER, model="name")
     def set_model_tag(self, name: str, key: str, value: str) -> None:
         self.store.registry.set_model_tag(name, key, str(value), actor=self.actor)
 
+    @operation(P.REGISTER, model="name")
     def set_version_tag(self, name: str, version: int, key: str, value: str) -> None:
         self.store.registry.set_version_tag(name, int(version), key, str(value), actor=self.actor)
 
+    @operation(P.REGISTER, model="name")
     def set_description(self, name: str, description: str, *, version: int | None = None) -> None:
         check_name(name)
         self.store.registry.set_description(name, description, version=version, actor=self.actor)
@@ -355,6 +543,7 @@ class Client(
         return registry.load_version(self.store, self.resolve_model_uri(uri))
 
     # -- deployments ----------------------------------------------------------------
+    @operation(P.DEPLOY, deployment="name")
     def create_deployment(
         self, name: str, model: str, *, description: str = "", serving: ServingConfig | None = None
     ) -> Deployment:
@@ -368,6 +557,7 @@ class Client(
             actor=self.actor,
         )
 
+    @operation(P.DEPLOY, deployment="name")
     def update_deployment(
         self,
         name: str,
@@ -385,19 +575,24 @@ class Client(
             actor=self.actor,
         )
 
+    @operation(P.READ, deployment="name")
     def get_deployment(self, name: str) -> Deployment:
         return self.store.deployments.get(name)
 
+    @operation(P.READ)
     def list_deployments(self) -> list[Deployment]:
         return self.store.deployments.list()
 
+    @operation(P.DEPLOY, deployment="name")
     def delete_deployment(self, name: str) -> None:
         self.store.deployments.delete(name, actor=self.actor)
 
+    @operation(P.DEPLOY, deployment="name")
     def set_policy(self, name: str, policy: Policy) -> Deployment:
         """Replace a deployment's traffic policy (canary, A/B, shadow, blue-green, single)."""
         return deploy.update_deployment(self.store, name, policy=policy, actor=self.actor)
 
+    @operation(P.DEPLOY, deployment="name")
     def set_deployment_expectations(self, name: str, dataset: str | None) -> Deployment:
         """Validate serving input against ``dataset``'s expectations too (None: stop)."""
         if dataset is not None and self.store.datasets.expectations(dataset) is None:
@@ -406,14 +601,17 @@ class Client(
         config["expectations"] = dataset
         return self.store.deployments.update(name, config=config, actor=self.actor)
 
+    @operation(P.DEPLOY, deployment="name")
     def switch_deployment(self, name: str) -> Deployment:
         """Blue-green: send all traffic to the other version, atomically."""
         return deploy.switch_blue_green(self.store, name, actor=self.actor)
 
     # -- rollouts ----------------------------------------------------------------
+    @operation(P.DEPLOY, deployment="deployment")
     def start_rollout(self, deployment: str, spec: RolloutSpec) -> RolloutRecord:
         return rollouts.start_rollout(self.store, deployment, spec, actor=self.actor)
 
+    @operation(P.READ, deployment="deployment")
     def rollout(self, deployment: str) -> RolloutRecord:
         """The deployment's latest rollout (running or finished)."""
         latest = self.store.rollouts.latest_for(deployment)
@@ -422,9 +620,11 @@ class Client(
             raise NotFound(f"deployment {deployment!r} has no rollout")
         return latest
 
+    @operation(P.READ)
     def rollout_events(self, rollout_id: int) -> list[RolloutEventRecord]:
         return self.store.rollouts.events(rollout_id)
 
+    @operation(P.READ, deployment="deployment")
     def rollout_checks(self, deployment: str) -> list[CheckResult]:
         """The analysis of the current step, as the controller would see it now."""
         current = self.rollout(deployment)
@@ -438,17 +638,21 @@ class Client(
             spec.thresholds,
         )
 
+    @operation(P.DEPLOY, deployment="deployment")
     def pause_rollout(self, deployment: str) -> RolloutRecord:
         return rollouts.set_paused(self.store, self.rollout(deployment), True, actor=self.actor)
 
+    @operation(P.DEPLOY, deployment="deployment")
     def resume_rollout(self, deployment: str) -> RolloutRecord:
         return rollouts.set_paused(self.store, self.rollout(deployment), False, actor=self.actor)
 
+    @operation(P.DEPLOY, deployment="deployment")
     def promote_rollout(self, deployment: str) -> RolloutRecord:
         return rollouts.promote(
             self.store, self.rollout(deployment), actor=self.actor, reason="promoted by hand"
         )
 
+    @operation(P.DEPLOY, deployment="deployment")
     def abort_rollout(self, deployment: str) -> RolloutRecord:
         return rollouts.rollback(
             self.store,
@@ -459,12 +663,14 @@ class Client(
         )
 
     # -- monitoring -------------------------------------------------------------------
+    @operation(P.FEEDBACK, deployment="deployment")
     def add_feedback(self, deployment: str, items: list[dict[str, Any]]) -> int:
         """Ground truth and business outcomes for served predictions:
         ``[{"request_id": ..., "label": ..., "outcome": {"clicked": 1}}]`` (either or both;
         a later item for the same row merges in)."""
         return _monitoring().add_feedback(self.store, deployment, items)
 
+    @operation(P.FEEDBACK, deployment="deployment", uploads=("path",))
     def upload_feedback(
         self, deployment: str, path: str | os.PathLike[str], *, outcomes: Sequence[str] = ()
     ) -> int:
@@ -472,25 +678,30 @@ class Client(
         outcome columns (every ``outcome.<name>`` column and those named in ``outcomes``)."""
         return _monitoring().upload_feedback(self.store, deployment, Path(path), outcomes)
 
+    @operation(P.REGISTER, model="name", uploads=("data",))
     def set_reference(self, name: str, version: int, data: Any) -> str:
         """Profile ``data`` as the reference that drift of this version is measured against."""
         found = self.get_model_version(name, version)
         return _monitoring().set_reference(self.store, found, data, actor=self.actor)
 
+    @operation(P.READ_PREDICTIONS, deployment="deployment")
     def predictions(self, deployment: str, *, window_s: float | None = None) -> Any:
         """Logged predictions (with any feedback labels) as a DataFrame."""
         return _monitoring().window_frame(self.store, deployment, window_s)
 
+    @operation(P.READ_PREDICTIONS, deployment="deployment")
     def drift(
         self, deployment: str, *, window_s: float | None = None, config: DriftConfig | None = None
     ) -> DatasetDrift:
         return _monitoring().drift(self.store, deployment, window_s, config)
 
+    @operation(P.READ_PREDICTIONS, deployment="deployment")
     def model_quality(
         self, deployment: str, *, window_s: float | None = None, by: str | None = None
     ) -> list[QualityResult]:
         return _monitoring().quality(self.store, deployment, window_s, by)
 
+    @operation(P.DEPLOY)
     def create_monitor(self, name: str, spec: MonitorSpec | dict[str, Any]) -> MonitorRecord:
         """A monitor over a deployment: window, schedule and alert rules."""
         check_name(name, "monitor")
@@ -501,30 +712,37 @@ class Client(
             name, parsed.deployment, parsed.to_dict(), actor=self.actor
         )
 
+    @operation(P.READ)
     def list_monitors(self) -> list[MonitorRecord]:
         return self.store.monitors.all()
 
+    @operation(P.DEPLOY)
     def delete_monitor(self, name: str) -> None:
         self.store.monitors.delete(name, actor=self.actor)
 
+    @operation(P.DEPLOY)
     def run_monitor(self, name: str) -> dict[str, float | None]:
         """Evaluate a monitor now (the server also runs it on its schedule)."""
         return _monitors().run_monitor(self.store, name)
 
+    @operation(P.READ)
     def monitor_results(
         self, name: str, metric: str | None = None, limit: int = 1000
     ) -> list[dict[str, Any]]:
         self.store.monitors.get(name)
         return self.store.monitors.results(name, metric, limit)
 
+    @operation(P.READ_PREDICTIONS, deployment="deployment")
     def monitor_report(self, deployment: str, *, window_s: float | None = None) -> dict[str, Any]:
         """Drift, distributions and quality of a window as data (see report.render_html)."""
         return _report().build_report(self.store, deployment, window_s)
 
+    @operation(P.READ)
     def alerts(self, monitor: str | None = None, *, open_only: bool = False) -> list[AlertRecord]:
         return self.store.monitors.alerts(monitor, open_only=open_only)
 
     # -- datasets -------------------------------------------------------------------
+    @operation(P.WRITE_RUNS, uploads=("source",))
     def add_dataset(self, name: str, source: Any) -> DatasetRecord:
         """A new version from a CSV/Parquet file, a folder of them, or a DataFrame.
 
@@ -533,9 +751,11 @@ class Client(
         record, _ = _datasets().add_dataset(self.store, name, source, actor=self.actor)
         return record
 
+    @operation(P.READ)
     def get_dataset(self, name: str, version: int | None = None) -> DatasetRecord:
         return self.store.datasets.get(name, version)
 
+    @operation(P.READ)
     def list_datasets(self, name: str | None = None) -> list[DatasetRecord]:
         return self.store.datasets.versions(name)
 
@@ -544,7 +764,7 @@ class Client(
 
         Inside ``with start_run(...)`` the version is recorded as the run's input.
         """
-        record = _datasets().resolve(self.store, uri)
+        record = self.resolve_dataset(uri)
         frame = _datasets().read_table(self.store, record, columns).to_pandas()
         run = CURRENT_RUN.get()
         if run is not None:
@@ -553,10 +773,14 @@ class Client(
 
     def dataset_batches(self, uri: str, batch_size: int = 100_000) -> Any:
         """Chunks of a large version as DataFrames (verified before reading)."""
-        return _datasets().iter_batches(
-            self.store, _datasets().resolve(self.store, uri), batch_size
-        )
+        return _datasets().iter_batches(self.store, self.resolve_dataset(uri), batch_size)
 
+    @operation(P.READ)
+    def resolve_dataset(self, uri: str) -> DatasetRecord:
+        """The version ``datasets:/NAME/VERSION`` (or ``@latest``) names."""
+        return _datasets().resolve(self.store, uri)
+
+    @operation(P.WRITE_RUNS)
     def clean_dataset(self, name: str, version: int, strategies: dict[str, Any]) -> DatasetRecord:
         """A new version with declared imputation (``{"amount": "median", ...}``) applied;
         the fill values are recorded with it (replay them with ``apply_cleaning``)."""
@@ -569,9 +793,11 @@ class Client(
         )
         return record
 
+    @operation(P.READ)
     def diff_datasets(self, name: str, old: int, new: int) -> dict[str, Any]:
         return _dataset_diff().diff(self.store, name, old, new)
 
+    @operation(P.READ)
     def expectations(self, name: str, *, infer_from: int | None = None) -> dict[str, Any]:
         """The dataset's expectations, or ones inferred from a version."""
         stored = None if infer_from is not None else self.store.datasets.expectations(name)
@@ -580,31 +806,37 @@ class Client(
         record = self.store.datasets.get(name, infer_from)
         return _validation().infer_expectations(record.schema)
 
+    @operation(P.WRITE_RUNS)
     def set_expectations(self, name: str, spec: dict[str, Any]) -> None:
         _validation().compile_schema(spec)  # refuse a spec that does not compile
         self.store.datasets.get(name)
         self.store.datasets.set_expectations(name, spec, actor=self.actor)
 
+    @operation(P.READ, uploads=("source",))
     def validate_dataset(self, name: str, source: Any) -> ValidationReport:
         """Check data (a path or DataFrame) against the dataset's expectations."""
         frame = source if isinstance(source, pd.DataFrame) else _datasets().read_source(source)
         return _validation().validate_frame(frame, self.expectations(name))
 
+    @operation(P.READ)
     def lineage(self, uri: str) -> LineageNode:
         return _lineage().lineage(self.store, uri)
 
     # -- webhooks -----------------------------------------------------------------
+    @operation(P.MANAGE_WEBHOOKS)
     def add_webhook(self, url: str, events: list[str] | None = None) -> int:
         if not url.startswith(("http://", "https://")):
             raise InvalidInput(f"webhook URL must start with http:// or https://, got {url!r}")
         return self.store.webhooks.add(url, events or ["*"], actor=self.actor)
 
+    @operation(P.MANAGE_WEBHOOKS)
     def list_webhooks(self) -> list[tuple[int, str, list[str]]]:
         """(id, URL, events), the URL shown as scheme and host only: webhook URLs often
         carry their secret (Slack's ``/services/.../token``), and lists are not the place
         to hand it out again. The dispatcher reads the full URL from the store."""
         return [(i, redacted_url(u), e) for i, u, e in self.store.webhooks.list()]
 
+    @operation(P.MANAGE_WEBHOOKS)
     def remove_webhook(self, webhook_id: int) -> None:
         self.store.webhooks.remove(webhook_id, actor=self.actor)
 

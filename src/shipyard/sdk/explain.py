@@ -10,6 +10,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from shipyard.registry.card import importance_section
+from shipyard.sdk.operations import operation
+from shipyard.security.permissions import Permission as P
 
 if TYPE_CHECKING:
     from shipyard.entities import ModelVersion
@@ -32,12 +34,16 @@ def _importance() -> Any:
 
 class ExplainMethods:
     store: Store
-    actor: str
+
+    @property
+    def actor(self) -> str:
+        raise NotImplementedError  # the Client says who is acting
 
     if TYPE_CHECKING:
 
         def get_model_version(self, name: str, version: int | str) -> ModelVersion: ...
 
+    @operation(P.READ_PREDICTIONS, uploads=("rows",))
     def explain(
         self,
         target: str,
@@ -60,6 +66,7 @@ class ExplainMethods:
             uri = serving_version(self.store, target).uri
         return _explain().explain_version(self.store, uri, rows, method, progress)[1]
 
+    @operation(P.DEPLOY, deployment="deployment")
     def compute_importance(self, deployment: str, *, sample_rows: int = 2000) -> Importance:
         """Mean |attribution| per column over a sample of the deployment's prediction log
         (its serving version's rows), stored on the version (the server does this in the
@@ -68,11 +75,13 @@ class ExplainMethods:
             self.store, deployment, sample_rows=sample_rows, actor=self.actor
         )
 
+    @operation(P.READ, model="name")
     def importance(self, name: str, version: int | str) -> Importance | None:
         """The version's stored global importance, or None if not computed yet."""
         found = self.get_model_version(name, version)
         return _importance().importance_of(self.store, found)
 
+    @operation(P.READ, deployment="deployment")
     def serving_importance(self, deployment: str) -> Importance | None:
         """The stored importance of the version a deployment serves now, if computed."""
         from shipyard.monitoring.service import serving_version
@@ -80,6 +89,7 @@ class ExplainMethods:
         version = serving_version(self.store, deployment)
         return _importance().importance_of(self.store, version)
 
+    @operation(P.READ, model="name")
     def model_card(self, name: str, version: int | str = "latest") -> str:
         """The version's model card, with its global feature importance once computed."""
         found = self.get_model_version(name, version)

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from shipyard.sdk.operations import local_only, operation
+from shipyard.security.permissions import Permission as P
 from shipyard.store import encryption, key_rotation
 from shipyard.store.audit import record_event
 from shipyard.store.key_rotation import RotationReport
@@ -24,12 +26,17 @@ def create_key_file(path: str | os.PathLike[str]) -> str:
 
 class KeyMethods:
     store: Store
-    actor: str
 
+    @property
+    def actor(self) -> str:
+        raise NotImplementedError  # the Client says who is acting
+
+    @operation(P.MANAGE_ACCESS)
     def encryption_status(self) -> dict[str, int]:
         """Files under the artifact root per key id (``plaintext``: written without a key)."""
         return key_rotation.inventory(self.store.artifacts)
 
+    @local_only("it reads the key files on the server's disk and rewrites its artifact store")
     def rotate_encryption_key(
         self, new_key_file: str | os.PathLike[str], *, progress: Progress | None = None
     ) -> RotationReport:
@@ -43,6 +50,7 @@ class KeyMethods:
         self._audit("keys.rotate", new_key.id, {"rewrapped": report.rewrapped})
         return report
 
+    @local_only("it rewrites the server's artifact store with the key it holds")
     def encrypt_existing_artifacts(self, *, progress: Progress | None = None) -> int:
         """Encrypt files stored before a key was configured; return how many."""
         count = key_rotation.encrypt_plaintext(self.store.artifacts, progress=progress)

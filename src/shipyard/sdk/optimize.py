@@ -6,6 +6,9 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from shipyard.sdk.operations import operation
+from shipyard.security.permissions import Permission as P
+
 if TYPE_CHECKING:
     from shipyard.optimize import OptimizeResult
     from shipyard.store import Store
@@ -13,8 +16,12 @@ if TYPE_CHECKING:
 
 class OptimizeMethods:
     store: Store
-    actor: str
 
+    @property
+    def actor(self) -> str:
+        raise NotImplementedError  # the Client says who is acting
+
+    @operation(P.REGISTER, uploads=("sample",))
     def optimize(
         self,
         uri: str,

@@ -20,8 +20,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from shipyard.entities import DatasetInput, ModelVersion, Run, RunArtifact, RunStatus
+from shipyard.entities import ModelVersion, Run, RunArtifact, RunStatus
 from shipyard.errors import InvalidInput
+from shipyard.names import check_name
 from shipyard.registry import service as registry_service
 from shipyard.tracking.service import RunBuffer, check_key
 
@@ -96,14 +97,12 @@ class ActiveRun:
     def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> RunArtifact:
         """Store a file (content-addressed) and attach it to the run under ``name``."""
         source = Path(path)
-        ref = self._client.store.artifacts.put_file(source)
-        artifact_name = name or source.name
-        self._client.store.tracking.add_artifact(self.id, artifact_name, ref.sha256, ref.size)
-        return RunArtifact(artifact_name, ref.sha256, ref.size)
+        ref = self._client.store.artifacts.put_file(source)  # remote: uploaded by hash
+        return self._client.add_run_artifact(self.id, name or source.name, ref.sha256, ref.size)
 
     def log_input(self, dataset: str, version: str | int, digest: str | None = None) -> None:
         """Record a dataset version this run read."""
-        self._client.store.tracking.add_input(self.id, DatasetInput(dataset, str(version), digest))
+        self._client.log_input(self.id, dataset, str(version), digest)
 
     def log_batch(
         self,
@@ -122,14 +121,12 @@ class ActiveRun:
     ) -> str:
         """Store ``model`` with this run; returns ``runs:/<run id>/<name>`` to register later."""
         self._require_open()
-        return registry_service.log_model(
-            self._client.store,
-            self.id,
-            model,
-            artifact=name,
-            sample_input=sample_input,
-            flavor_options=options,
+        check_name(name, "artifact")
+        packaged = registry_service.package_model(
+            self._client.store, model, sample_input=sample_input, flavor_options=options
         )
+        self._client.add_run_artifact(self.id, f"models/{name}", packaged.sha256, packaged.size)
+        return f"runs:/{self.id}/{name}"
 
     def register_model(
         self, model: Any, *, name: str, sample_input: Any = None, **options: Any
@@ -158,9 +155,7 @@ class ActiveRun:
         if not (params or metrics or tags):
             return
         try:
-            self._client.store.tracking.log_batch(
-                self.id, params=params, metrics=metrics, tags=tags
-            )
+            self._client.log_batch(self.id, metrics=metrics, params=params, tags=tags)
         except BaseException:
             self._buffer.give_back(params, metrics, tags)
             raise
@@ -172,14 +167,13 @@ class ActiveRun:
             raise InvalidInput(f"unknown run status {status!r}; use one of {RunStatus.ALL}")
         params, metrics, tags = self._buffer.take()
         try:
-            self._client.store.tracking.end_run(
+            self._client.end_run(
                 self.id,
                 status=status,
-                end_time=int(time.time() * 1000),
                 error=error,
-                actor=self._client.actor,
+                end_time=int(time.time() * 1000),
                 params=params,
-                metrics=metrics,
+                metrics=list(metrics),
                 tags=tags,
             )
         except BaseException:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.config import ServerSettings
+from shipyard.sdk.operations import local_only
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -30,6 +31,10 @@ def _stream() -> Any:
 class StreamMethods:
     store: Store
 
+    @local_only(
+        "a consumer serves models from the store like a serving replica; "
+        "start it with store settings, next to `shipyard serve`"
+    )
     def stream_consumer(
         self,
         deployment: str,

@@ -32,7 +32,7 @@ from shipyard.pipelines.scheduler import PipelineExecutor, PipelineScheduler
 from shipyard.sdk.client import Client
 from shipyard.security.access_table import AccessTable
 from shipyard.security.denials import DenialLog
-from shipyard.server import ab_api, batch_api, control
+from shipyard.server import ab_api, artifacts_api, batch_api, control, ops_api
 from shipyard.server.auth import AuthApp, app_routes, document_access
 from shipyard.server.errors import OipErrorBody, error_responses, install_error_handlers
 from shipyard.server.explain import Explanations
@@ -157,6 +157,8 @@ def create_app(
     api.include_router(control.router)
     api.include_router(batch_api.router)
     api.include_router(ab_api.router)
+    api.include_router(artifacts_api.router)
+    api.include_router(ops_api.build_router())
 
     install_error_handlers(api)
     oip_errors = error_responses(404, 422, 503, body=OipErrorBody)

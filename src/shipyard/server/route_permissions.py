@@ -125,4 +125,26 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/webhooks"): needs(P.MANAGE_WEBHOOKS),
     ("POST", "/api/webhooks"): needs(P.MANAGE_WEBHOOKS),
     ("DELETE", "/api/webhooks/{webhook_id}"): needs(P.MANAGE_WEBHOOKS),
+    # artifacts by hash (the remote SDK's uploads and downloads)
+    ("GET", "/api/artifacts/{sha256}"): needs(P.READ),
+    ("PUT", "/api/artifacts/{sha256}"): needs(P.WRITE_RUNS, P.REGISTER),
+    ("POST", "/api/uploads"): needs(P.WRITE_RUNS, P.REGISTER),
+    ("GET", "/api/uploads/{upload_id}"): needs(P.WRITE_RUNS, P.REGISTER),
+    ("PUT", "/api/uploads/{upload_id}"): needs(P.WRITE_RUNS, P.REGISTER),
+    ("POST", "/api/uploads/{upload_id}/commit"): needs(P.WRITE_RUNS, P.REGISTER),
 }
+
+
+def _operation_routes() -> dict[tuple[str, str], Rule]:
+    """Every ``@operation`` of the Client: the permission it declares, narrowed by the
+    model or deployment argument its route carries in the path."""
+    from shipyard.sdk.client import Client
+    from shipyard.sdk.operations import operations_of
+
+    return {
+        ("POST", op.path): needs(*op.permissions, model=op.model, deployment=op.deployment)
+        for op in operations_of(Client).values()
+    }
+
+
+ROUTES.update(_operation_routes())

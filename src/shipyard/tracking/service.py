@@ -18,7 +18,6 @@ from shipyard.entities import MetricPoint, Run
 from shipyard.errors import Conflict, InvalidInput
 from shipyard.names import check_name
 from shipyard.store import Store
-from shipyard.tracking.source import caller_git_commit, caller_source
 
 MAX_KEY_LENGTH = 250
 MAX_PARAM_LENGTH = 6000
@@ -69,8 +68,13 @@ def start_run_record(
     params: dict[str, Any] | None,
     tags: dict[str, Any] | None,
     actor: str,
+    git_commit: str | None = None,
+    source: str | None = None,
 ) -> tuple[str, str]:
-    """Create the run row (with its initial params and tags); returns (run id, name)."""
+    """Create the run row (with its initial params and tags); returns (run id, name).
+
+    ``git_commit``/``source`` describe the training code; a remote client sends its
+    own (the server's working directory says nothing about the job)."""
     check_name(experiment, "experiment")
     exp = store.tracking.ensure_experiment(experiment, actor=actor)
     run_id = uuid.uuid4().hex
@@ -81,8 +85,8 @@ def start_run_record(
         name=run_name,
         user=actor,
         start_time=int(time.time() * 1000),
-        git_commit=caller_git_commit(),
-        source=caller_source(),
+        git_commit=git_commit,
+        source=source,
         params={check_key(k, "param"): param_value(k, v) for k, v in (params or {}).items()},
         tags={check_key(k, "tag"): str(v) for k, v in (tags or {}).items()},
     )
