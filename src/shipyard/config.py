@@ -80,6 +80,13 @@ class StoreSettings(BaseSettings):
         return self.home.resolve() / "cache"
 
 
+def user_cache_dir() -> Path:
+    """Per-user cache (``$XDG_CACHE_HOME/shipyard``), shared by every workspace: trusted
+    skops types, and a remote client's verified downloads."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "shipyard"
+
+
 def load_settings(home: str | os.PathLike[str] | None = None) -> StoreSettings:
     """Settings from the environment, with an explicit home taking precedence."""
     if home is not None:

@@ -68,9 +68,7 @@ class CliState:
     def client(self) -> Client:
         if self._client is None:
             if self.url:
-                self._client = Client(
-                    settings=load_settings(self.home), url=self.url, token=self.token
-                )
+                self._client = Client(self.home, url=self.url, token=self.token)
             else:
                 self._client = Client(settings=load_settings(self.home))
         return self._client

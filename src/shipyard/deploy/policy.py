@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from shipyard.errors import InvalidInput
 from shipyard.registry.uri import ModelRef, parse_model_spec
@@ -53,7 +53,7 @@ class Arm:
 @dataclass(frozen=True)
 class SinglePolicy:
     target: ModelRef
-    kind: str = "single"
+    kind: Literal["single"] = "single"  # the wire tells the policies apart by it
 
     @property
     def targets(self) -> list[ModelRef]:
@@ -84,7 +84,7 @@ def _check_arms(arms: tuple[Arm, ...], kind: str) -> None:
 @dataclass(frozen=True)
 class CanaryPolicy:
     arms: tuple[Arm, ...]
-    kind: str = "canary"
+    kind: Literal["canary"] = "canary"  # the wire tells the policies apart by it
 
     def __post_init__(self) -> None:
         _check_arms(self.arms, self.kind)
@@ -108,7 +108,7 @@ class ABPolicy:
     arms: tuple[Arm, ...]
     key: str = "header:X-Shipyard-Key"
     salt: str = ""
-    kind: str = "ab"
+    kind: Literal["ab"] = "ab"  # the wire tells the policies apart by it
 
     def __post_init__(self) -> None:
         _check_arms(self.arms, "A/B")
@@ -136,7 +136,7 @@ class BanditPolicy:
 
     arms: tuple[Arm, ...]
     experiment: str
-    kind: str = "bandit"
+    kind: Literal["bandit"] = "bandit"  # the wire tells the policies apart by it
 
     def __post_init__(self) -> None:
         _check_arms(self.arms, self.kind)
@@ -158,7 +158,7 @@ class ShadowPolicy:
     primary: ModelRef
     shadows: tuple[ModelRef, ...]
     timeout_ms: float = 1000.0
-    kind: str = "shadow"
+    kind: Literal["shadow"] = "shadow"  # the wire tells the policies apart by it
 
     def __post_init__(self) -> None:
         if not self.shadows:
@@ -185,7 +185,7 @@ class BlueGreenPolicy:
     blue: ModelRef
     green: ModelRef
     active: str = "blue"
-    kind: str = "blue-green"
+    kind: Literal["blue-green"] = "blue-green"  # the wire tells the policies apart by it
 
     def __post_init__(self) -> None:
         if self.active not in ("blue", "green"):

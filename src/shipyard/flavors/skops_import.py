@@ -23,14 +23,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from shipyard.config import user_cache_dir
+
 logger = logging.getLogger(__name__)
 _lock = threading.Lock()
-
-
-def user_cache_dir() -> Path:
-    """Per-user cache (``$XDG_CACHE_HOME/shipyard``), shared by every workspace."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "shipyard"
 
 
 def _cache_file(cache_dir: Path) -> Path:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from shipyard.config import RemoteSettings, StoreSettings, load_settings
+from shipyard.config import RemoteSettings, StoreSettings, load_settings, user_cache_dir
 from shipyard.deploy import rollouts
 from shipyard.deploy import service as deploy
 from shipyard.deploy.analysis import CheckResult, analyze
@@ -167,7 +167,6 @@ class Client(
     ) -> None:
         """Direct on ``home``/``settings``; remote on ``url`` (default ``SHIPYARD_URL``
         when neither a home nor settings is given)."""
-        self.settings = settings or load_settings(home)
         self._remote: RemoteBackend | None = None
         if url is None and home is None and settings is None:
             remote = RemoteSettings()
@@ -175,11 +174,15 @@ class Client(
             if token is None and remote.token is not None:
                 token = remote.token.get_secret_value()
         if url:
-            from shipyard.sdk.remote import RemoteBackend, RemoteStore  # httpx: only when used
+            from shipyard.sdk.remote import RemoteBackend, RemoteStore
 
-            self._remote = RemoteBackend(url, token, cache_dir=self.settings.cache_dir())
+            # A remote job keeps nothing but verified downloads, in the user's cache
+            # (not a .shipyard folder in whatever directory the job runs in).
+            self.settings = settings or load_settings(home or user_cache_dir())
+            self._remote = RemoteBackend(url, token)
             self.store = typing.cast(Store, RemoteStore(self._remote.artifacts, self.settings))
         else:
+            self.settings = settings or load_settings(home)
             self.store = open_store(self.settings)
 
     @property

@@ -92,7 +92,6 @@ class RemoteBackend:
         *,
         settings: RemoteSettings | None = None,
         http: HttpSettings | None = None,
-        cache_dir: Path | None = None,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise InvalidInput(f"SHIPYARD_URL must start with http:// or https://, got {url!r}")
@@ -103,7 +102,6 @@ class RemoteBackend:
         timeout = httpx.Timeout(http.http_timeout_s, read=max(http.http_timeout_s, 600.0))
         self.http = http_client(http, base_url=self.url, headers=headers, timeout=timeout)
         self.artifacts = RemoteArtifactStore(self, self.settings.upload_chunk_bytes)
-        self.cache_dir = cache_dir or Path.home() / ".cache" / "shipyard"
         self._adapters: dict[tuple[str, str], TypeAdapter[Any]] = {}
 
     def close(self) -> None:
