@@ -141,9 +141,7 @@ def test_datasets_round_trip_and_are_recorded_as_run_inputs(
     assert sdk.lineage(f"datasets:/{name}/3").id.endswith("/3")
 
 
-def test_a_deployment_lifecycle(
-    sdk: Client, unique: str, breast_cancer, fitted_pipeline
-) -> None:
+def test_a_deployment_lifecycle(sdk: Client, unique: str, breast_cancer, fitted_pipeline) -> None:
     X, _ = breast_cancer
     model, name = f"dep-model-{unique}", f"dep-{unique}"
     sdk.register_model(fitted_pipeline, name=model, sample_input=X.head(10))
@@ -151,7 +149,10 @@ def test_a_deployment_lifecycle(
     created = sdk.create_deployment(name, f"{model}/1", description="screening")
     assert created.name == name and created.description == "screening"
     canary = CanaryPolicy(
-        (Arm(parse_model_uri(f"models:/{model}/1"), 90), Arm(parse_model_uri(f"models:/{model}/2"), 10))
+        (
+            Arm(parse_model_uri(f"models:/{model}/1"), 90),
+            Arm(parse_model_uri(f"models:/{model}/2"), 10),
+        )
     )
     updated = sdk.set_policy(name, canary)
     assert updated.policy == canary.to_dict() | {"arms": updated.policy["arms"]}
@@ -165,7 +166,7 @@ def test_a_deployment_lifecycle(
 
 
 def test_errors_are_the_same_on_both_back_ends(sdk: Client, unique: str) -> None:
-    with pytest.raises(NotFound, match="0{32}"):
+    with pytest.raises(NotFound, match=r"0{32}"):
         sdk.get_run("0" * 32)
     with pytest.raises(NotFound):
         sdk.get_model(f"missing-{unique}")

@@ -22,6 +22,7 @@ def start_server(
     base_env: dict[str, str] | None = None,
     auth: bool = False,
     verify: ssl.SSLContext | None = None,
+    port: int | None = None,
 ) -> tuple[subprocess.Popen[str], str]:
     """Start the server and wait until /health says ready; ``base_env`` replaces os.environ.
 
@@ -31,7 +32,7 @@ def start_server(
     with ``verify`` (a client context trusting the test CA, with a client
     certificate for mutual TLS).
     """
-    port = free_port()
+    port = port or free_port()
     shipyard = str(Path(sys.executable).parent / "shipyard")
     flags = [] if auth else ["--no-auth"]
     process = subprocess.Popen(

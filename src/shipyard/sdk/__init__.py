@@ -47,7 +47,7 @@ def default_client() -> Client:
         client = _default.get(key)
         if client is None:
             if remote.url:
-                client = Client(settings=settings, url=remote.url, token=token)
+                client = Client(url=remote.url, token=token)
             else:
                 client = Client(settings=settings)
             _default[key] = client

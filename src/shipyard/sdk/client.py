@@ -179,7 +179,7 @@ class Client(
             # A remote job keeps nothing but verified downloads, in the user's cache
             # (not a .shipyard folder in whatever directory the job runs in).
             self.settings = settings or load_settings(home or user_cache_dir())
-            self._remote = RemoteBackend(url, token)
+            self._remote = RemoteBackend(url, token, cache_dir=self.settings.cache_dir())
             self.store = typing.cast(Store, RemoteStore(self._remote.artifacts, self.settings))
         else:
             self.settings = settings or load_settings(home)

@@ -22,6 +22,7 @@ import hashlib
 import io
 import logging
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -92,6 +93,7 @@ class RemoteBackend:
         *,
         settings: RemoteSettings | None = None,
         http: HttpSettings | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise InvalidInput(f"SHIPYARD_URL must start with http:// or https://, got {url!r}")
@@ -101,7 +103,7 @@ class RemoteBackend:
         http = http or HttpSettings()
         timeout = httpx.Timeout(http.http_timeout_s, read=max(http.http_timeout_s, 600.0))
         self.http = http_client(http, base_url=self.url, headers=headers, timeout=timeout)
-        self.artifacts = RemoteArtifactStore(self, self.settings.upload_chunk_bytes)
+        self.artifacts = RemoteArtifactStore(self, self.settings.upload_chunk_bytes, cache_dir)
         self._adapters: dict[tuple[str, str], TypeAdapter[Any]] = {}
 
     def close(self) -> None:
@@ -248,11 +250,15 @@ def _is_local_callback(op: Operation, name: str) -> bool:
 class RemoteArtifactStore(ArtifactStore):
     """The server's artifact store over HTTP: the same content-addressed interface
     (``put_file``, ``put_tree``, ``open_tree``, ``copy_to``), every download verified
-    against its hash, and files larger than a chunk uploaded resumably."""
+    against its hash and kept in ``cache_dir/objects`` (re-verified on every use, so a
+    changed cached copy is fetched again), files larger than a chunk uploaded resumably."""
 
-    def __init__(self, backend: RemoteBackend, chunk_bytes: int) -> None:
+    def __init__(
+        self, backend: RemoteBackend, chunk_bytes: int, cache_dir: Path | None = None
+    ) -> None:
         self.backend = backend
         self.chunk_bytes = chunk_bytes
+        self.objects = None if cache_dir is None else cache_dir / "objects"
         self.url = f"{backend.url}/api/artifacts"
         self.keyring = None
         self.is_local = False
@@ -307,14 +313,41 @@ class RemoteArtifactStore(ArtifactStore):
 
     def get_bytes(self, sha256: str) -> bytes:
         self.key(sha256)
+        cached = self._cached(sha256)
+        if cached is not None:
+            return cached.read_bytes()
         data = self.backend.request("GET", f"/api/artifacts/{sha256}").content
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha256:
             raise IntegrityError(f"{self.url}/{sha256}", sha256, actual)
+        if self.objects is not None:
+            self._keep(sha256, data)
         return data
+
+    def _cached(self, sha256: str) -> Path | None:
+        """The cached copy, if there is one with exactly these bytes."""
+        if self.objects is None:
+            return None
+        path = self.objects / sha256[:2] / sha256[2:]
+        try:
+            return path if sha256_file(path) == sha256 else None
+        except FileNotFoundError:
+            return None
+
+    def _keep(self, sha256: str, data: bytes) -> None:
+        assert self.objects is not None
+        path = self.objects / sha256[:2] / sha256[2:]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        temp.write_bytes(data)
+        os.replace(temp, path)
 
     def copy_to(self, sha256: str, destination: Path) -> None:
         self.key(sha256)
+        cached = self._cached(sha256)
+        if cached is not None:
+            shutil.copyfile(cached, destination)
+            return
         temp = destination.with_name(f".{destination.name}.{uuid.uuid4().hex}.tmp")
         digest = hashlib.sha256()
         try:
