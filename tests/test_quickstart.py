@@ -39,7 +39,14 @@ def test_quickstart_runs_the_lifecycle_and_can_run_again(
     assert "stream consumer scored 20 of 20 messages" in flat or (
         "stream scoring skipped: no Redis" in flat and not os.environ.get("CI")
     )
+    assert "a remote job holding only a URL and a scientist token tracked run" in flat
+    assert "registered models:/breast-cancer-remote/1 through the server" in flat
+    assert "recorded as 'quickstart-trainer (token quickstart-remote-" in flat
+    assert "moving champion was refused (403)" in flat
     with Client(settings=StoreSettings(home=home)) as client:
+        remote = client.get_model_version("breast-cancer-remote", 1)
+        assert remote.created_by.startswith("quickstart-trainer")
+        assert client.get_run(remote.run_id or "").metrics["accuracy"] > 0.9
         run = client.get_run(client.get_model_version("breast-cancer", 1).run_id or "")
         assert run.status == "FINISHED" and run.metrics["auc"] > 0.95
         assert [a.path for a in run.artifacts] == ["classification_report.txt"]

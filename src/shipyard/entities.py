@@ -51,6 +51,14 @@ class DatasetInput:
 
 
 @dataclass(frozen=True)
+class NewRun:
+    """A run just created: what ``start_run`` needs to log to it."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
 class Run:
     id: str
     experiment: str

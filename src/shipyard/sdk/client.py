@@ -35,6 +35,7 @@ from shipyard.entities import (
     Experiment,
     MetricPoint,
     ModelVersion,
+    NewRun,
     RegisteredModel,
     Run,
     RunArtifact,
@@ -217,7 +218,7 @@ class Client(
         tags: dict[str, Any] | None = None,
         name: str | None = None,
     ) -> ActiveRun:
-        run_id, run_name = self.create_run(
+        created = self.create_run(
             experiment,
             name=name,
             params={k: str(v) for k, v in (params or {}).items()},
@@ -226,7 +227,7 @@ class Client(
             source=caller_source(),
         )
         initial = {k: str(v) for k, v in (params or {}).items()}
-        return ActiveRun(self, run_id, experiment=experiment, name=run_name, params=initial)
+        return ActiveRun(self, created.id, experiment=experiment, name=created.name, params=initial)
 
     @operation(P.WRITE_RUNS)
     def create_run(
@@ -238,9 +239,9 @@ class Client(
         tags: dict[str, str] | None = None,
         git_commit: str | None = None,
         source: str | None = None,
-    ) -> tuple[str, str]:
-        """The run row only (``start_run`` wraps it in an ``ActiveRun``): (id, name)."""
-        return start_run_record(
+    ) -> NewRun:
+        """The run row only (``start_run`` wraps it in an ``ActiveRun``)."""
+        run_id, run_name = start_run_record(
             self.store,
             experiment=experiment,
             name=name,
@@ -250,6 +251,7 @@ class Client(
             git_commit=git_commit,
             source=source,
         )
+        return NewRun(run_id, run_name)
 
     @operation(P.WRITE_RUNS)
     def end_run(

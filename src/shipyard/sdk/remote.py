@@ -205,6 +205,8 @@ class RemoteBackend:
             return None
         import pandas as pd
 
+        if isinstance(value, list | dict) or type(value).__name__ == "ndarray":
+            value = pd.DataFrame(value)  # records or a matrix travel as a table
         if isinstance(value, pd.DataFrame):
             with tempfile.TemporaryDirectory(prefix="shipyard-upload-") as temp:
                 target = Path(temp) / "data.parquet"
@@ -228,7 +230,12 @@ class RemoteBackend:
                     "name": local.name,
                 }
             raise InvalidInput(f"{str(value)!r} is not a file or folder on this machine")
-        return {"kind": "value", "value": value}
+        if isinstance(value, str):
+            return {"kind": "value", "value": value}  # a datasets:/, models:/ or runs:/ URI
+        raise InvalidInput(
+            f"cannot send a {type(value).__name__} as data: pass a DataFrame, records, "
+            "or a file or folder path"
+        )
 
 
 def _unsent(exc: httpx.TransportError) -> bool:

@@ -158,7 +158,8 @@ def create_app(
     api.include_router(batch_api.router)
     api.include_router(ab_api.router)
     api.include_router(artifacts_api.router)
-    api.include_router(ops_api.build_router())
+    operations, operation_schemas = ops_api.build_router()
+    api.include_router(operations)
 
     install_error_handlers(api)
     oip_errors = error_responses(404, 422, 503, body=OipErrorBody)
@@ -255,6 +256,7 @@ def create_app(
         return PlainTextResponse(__version__)
 
     document_access(api)
+    ops_api.document_operations(api, operation_schemas)
     predict = PredictApp(
         dataplane,
         metrics,

@@ -26,7 +26,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
 from shipyard.errors import Conflict, InvalidInput, NotFound
@@ -48,6 +48,8 @@ class StoredArtifact(BaseModel):
 
 
 class UploadCreate(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="The whole file's sha256.")
     size: int = Field(ge=0, le=MAX_UPLOAD_BYTES, description="The whole file's size in bytes.")
 

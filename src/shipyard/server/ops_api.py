@@ -16,14 +16,17 @@ import inspect
 import io
 import re
 import tempfile
+import types
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
-from fastapi import Body as BodyParam
+from fastapi import APIRouter, FastAPI, Request
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.names import NAME_MAX_LENGTH, NAME_PATTERN
@@ -31,15 +34,17 @@ from shipyard.sdk.client import Client
 from shipyard.sdk.operations import Operation, operations_of
 from shipyard.sdk.remote import PARQUET
 from shipyard.server.errors import error_responses
+from shipyard.server.schemas import MAX_ID
 
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
+URI_SCHEMES = ("datasets:/", "models:/", "runs:/")
 FILE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$"
 
 
 class UploadRef(BaseModel):
     """Data handed to an operation: an uploaded file or folder (by hash) or a plain value."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     kind: Literal["file", "tree", "value"]
     sha256: Annotated[str | None, Field(pattern=SHA256_PATTERN)] = None
@@ -47,11 +52,20 @@ class UploadRef(BaseModel):
     value: str | int | float | None = None
 
 
-def build_router() -> APIRouter:
+#: Where the argument schemas live in ``/openapi.json`` (apart from the control API's).
+SCHEMA_PREFIX = "op."
+
+
+def build_router() -> tuple[APIRouter, dict[str, Any]]:
+    """The operation routes and the JSON schemas their bodies refer to."""
     router = APIRouter(tags=["operations"], responses=error_responses(400, 404, 409, 422))
+    schemas: dict[str, Any] = {}
     for op in sorted(operations_of(Client).values(), key=lambda o: o.name):
         body, fields = _body_model(op)
-        returns = op.hints.get("return")
+        extra = None
+        if body is not None:
+            ref = _document_body(body, schemas)
+            extra = {"requestBody": {"required": True, "content": {"application/json": ref}}}
         router.add_api_route(
             op.path,
             _endpoint(op, body, fields),
@@ -59,10 +73,43 @@ def build_router() -> APIRouter:
             name=f"op_{op.name}",
             summary=op.name,
             description=inspect.getdoc(op.function) or "",
-            response_model=_documented(returns),
+            response_model=_documented(op.hints.get("return")),
             response_class=JSONResponse,
+            responses=_table_response(op.hints.get("return")),
+            openapi_extra=extra,
         )
-    return router
+    return router, schemas
+
+
+def _table_response(returns: Any) -> dict[int | str, dict[str, Any]] | None:
+    """An untyped result may be a table, answered as Parquet: say so."""
+    if returns is not Any:
+        return None
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {200: {"content": {"application/json": {"schema": {}}, PARQUET: binary}}}
+
+
+def _document_body(body: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any]:
+    template = f"#/components/schemas/{SCHEMA_PREFIX}{{model}}"
+    schema = body.model_json_schema(ref_template=template)
+    for name, definition in schema.pop("$defs", {}).items():
+        schemas[SCHEMA_PREFIX + name] = definition
+    schemas[SCHEMA_PREFIX + body.__name__] = schema
+    return {"schema": {"$ref": template.format(model=body.__name__)}}
+
+
+def document_operations(api: FastAPI, schemas: dict[str, Any]) -> None:
+    """Add the operations' argument schemas to ``/openapi.json``."""
+    build = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema:
+            return api.openapi_schema
+        document = build()
+        document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+        return document
+
+    api.openapi = openapi  # type: ignore[method-assign]
 
 
 def _documented(returns: Any) -> Any:
@@ -81,31 +128,56 @@ def _body_model(op: Operation) -> tuple[type[BaseModel] | None, list[str]]:
     for parameter in op.wire_parameters():
         if parameter.name in op.path_params:
             continue
-        hint = UploadRef | None if parameter.name in op.uploads else op.hints[parameter.name]
-        default = ... if parameter.default is inspect.Parameter.empty else parameter.default
+        required = parameter.default is inspect.Parameter.empty
+        if parameter.name in op.uploads:
+            hint: Any = UploadRef if required else UploadRef | None
+        else:
+            hint = _bounded(parameter.name, op.hints[parameter.name])
+        default = ... if required else parameter.default
         fields[parameter.name] = (hint, default)
     if not fields:
         return None, []
     camel = "".join(part.title() for part in op.name.split("_"))
-    model = create_model(f"{camel}Arguments", __config__=ConfigDict(extra="forbid"), **fields)
+    config = ConfigDict(extra="forbid", strict=True)
+    model = create_model(f"{camel}Arguments", __config__=config, **fields)
     return model, list(fields)
+
+
+#: Ids, versions and limits fit the store's integer columns; other integers
+#: (timestamps in ms, steps) fit 64 bits.
+RecordInt = Annotated[int, Field(ge=0, le=MAX_ID)]
+WideInt = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+
+
+def _bounded(name: str, hint: Any) -> Any:
+    """``int`` (alone or optional) bounded to what the store can hold: a larger number is
+    a 422 here, not an overflow in the database."""
+    bounded = RecordInt if name in ("version", "limit") or name.endswith("_id") else WideInt
+    if hint is int:
+        return bounded
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if int in options:
+            return typing.Union[tuple(bounded if o is int else o for o in options)]  # noqa: UP007
+    return hint
 
 
 def _endpoint(op: Operation, body: type[BaseModel] | None, fields: list[str]) -> Any:
     returns = op.hints.get("return")
     adapter: TypeAdapter[Any] | None = None if returns is None else TypeAdapter(returns)
 
-    def endpoint(request: Request, **kwargs: Any) -> Response:
-        client: Client = request.app.state.client
-        payload = kwargs.pop("body", None)
-        arguments = dict(kwargs)
-        if payload is not None:
-            arguments.update({name: getattr(payload, name) for name in fields})
+    def run(client: Client, arguments: dict[str, Any]) -> Response:
         with tempfile.TemporaryDirectory(prefix="shipyard-op-") as temp:
             for name in op.uploads:
                 arguments[name] = _materialize(client, arguments.get(name), Path(temp))
-            result = op.function(client, **arguments)
-            return _encode(result, adapter)
+            return _encode(op.function(client, **arguments), adapter)
+
+    async def endpoint(request: Request, **kwargs: Any) -> Response:
+        arguments = dict(kwargs)
+        if body is not None:
+            payload = await _read_body(request, body)
+            arguments.update({name: getattr(payload, name) for name in fields})
+        return await run_in_threadpool(run, request.app.state.client, arguments)
 
     parameters = [inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request)]
     for name in op.path_params:
@@ -118,15 +190,32 @@ def _endpoint(op: Operation, body: type[BaseModel] | None, fields: list[str]) ->
                 ],
             )
         )
-    if body is not None:
-        parameters.append(
-            inspect.Parameter(
-                "body", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[body, BodyParam()]
-            )
-        )
     endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     endpoint.__name__ = f"op_{op.name}"
     return endpoint
+
+
+async def _read_body(request: Request, body: type[BaseModel]) -> BaseModel:
+    """The arguments, validated strictly from the JSON text: a string is not a number, a
+    boolean is not an integer, so what the schema refuses the server refuses too."""
+    raw = await request.body()
+    if not raw.strip():
+        raise RequestValidationError(
+            [
+                {
+                    "type": "missing",
+                    "loc": ("body",),
+                    "msg": "a JSON object of arguments is required ({} for all defaults)",
+                }
+            ]
+        )
+    try:
+        return body.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in errors]
+        ) from None
 
 
 def _encode(result: Any, adapter: TypeAdapter[Any] | None) -> Response:
@@ -143,6 +232,11 @@ def _materialize(client: Client, ref: UploadRef | None, temp: Path) -> Any:
     if ref is None:
         return None
     if ref.kind == "value":
+        if not (isinstance(ref.value, str) and ref.value.startswith(URI_SCHEMES)):
+            raise InvalidInput(
+                "a value in place of data must be a datasets:/, models:/ or runs:/ URI "
+                "(files and frames are uploaded; the server's own paths are not readable here)"
+            )
         return ref.value
     if ref.sha256 is None:
         raise InvalidInput(f"an uploaded {ref.kind} needs its sha256")
