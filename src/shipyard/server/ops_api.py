@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import io
+import json
 import re
 import tempfile
 import types
@@ -117,10 +118,11 @@ def _documented(returns: Any) -> Any:
     if returns is None or returns is Any:
         return None
     try:
-        TypeAdapter(returns).json_schema(mode="serialization")
-    except Exception:
+        schema = TypeAdapter(returns).json_schema(mode="serialization")
+    except Exception:  # pydantic raises several kinds; undocumented is fine
         return None
-    return returns
+    # FastAPI renders a tuple's prefixItems in a form OpenAPI 3.1 rejects; leave those out.
+    return None if "prefixItems" in json.dumps(schema) else returns
 
 
 def _body_model(op: Operation) -> tuple[type[BaseModel] | None, list[str]]:
