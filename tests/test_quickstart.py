@@ -22,6 +22,7 @@ from shipyard.cli.main import app
 from shipyard.config import StoreSettings
 
 
+@pytest.mark.timeout(400)  # the whole lifecycle, twice
 def test_quickstart_runs_the_lifecycle_and_can_run_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
