@@ -169,6 +169,8 @@ def _endpoint(op: Operation, body: type[BaseModel] | None, fields: list[str]) ->
     adapter: TypeAdapter[Any] | None = None if returns is None else TypeAdapter(returns)
 
     def run(client: Client, arguments: dict[str, Any]) -> Response:
+        if not op.uploads:
+            return _encode(op.function(client, **arguments), adapter)
         with tempfile.TemporaryDirectory(prefix="shipyard-op-") as temp:
             for name in op.uploads:
                 arguments[name] = _materialize(client, arguments.get(name), Path(temp))
