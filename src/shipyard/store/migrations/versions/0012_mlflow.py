@@ -26,9 +26,7 @@ def upgrade() -> None:
         )
     op.create_table(
         "experiment_tags",
-        sa.Column(
-            "experiment_id", sa.Integer(), sa.ForeignKey("experiments.id"), primary_key=True
-        ),
+        sa.Column("experiment_id", sa.Integer(), sa.ForeignKey("experiments.id"), primary_key=True),
         sa.Column("key", sa.String(256), primary_key=True),
         sa.Column("value", sa.Text(), nullable=False),
     )
@@ -50,9 +48,7 @@ def upgrade() -> None:
     op.create_index("ix_logged_models_experiment_id", "logged_models", ["experiment_id"])
     op.create_table(
         "logged_model_files",
-        sa.Column(
-            "model_id", sa.String(64), sa.ForeignKey("logged_models.id"), primary_key=True
-        ),
+        sa.Column("model_id", sa.String(64), sa.ForeignKey("logged_models.id"), primary_key=True),
         sa.Column("path", sa.String(1024), primary_key=True),
         sa.Column("sha256", sa.String(64), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
