@@ -100,10 +100,10 @@ def matches(expression: Expression | None, record: Record) -> bool:
     if isinstance(expression, BoolOp):
         results = (matches(item, record) for item in expression.items)
         return all(results) if expression.op == "AND" else any(results)
-    values = {
+    values: dict[str, Any] = {
         "attribute": record.attributes,
-        "metric": record.metrics,
-        "param": record.params,
+        "metric": record.metrics or {},
+        "param": record.params or {},
         "tag": record.tags,
     }[expression.entity]
     value = values.get(expression.key)

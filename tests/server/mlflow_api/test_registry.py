@@ -6,7 +6,6 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
-import pandas as pd
 import pytest
 import yaml
 from fastapi.testclient import TestClient
@@ -40,7 +39,11 @@ def _mlflow_files(model, fmt: str) -> dict[str, bytes]:
             "sklearn": {"pickled_model": name, "serialization_format": fmt},
         },
     }
-    return {"MLmodel": yaml.safe_dump(spec).encode(), name: data, "requirements.txt": b"scikit-learn\n"}
+    return {
+        "MLmodel": yaml.safe_dump(spec).encode(),
+        name: data,
+        "requirements.txt": b"scikit-learn\n",
+    }
 
 
 def _run(http: TestClient) -> tuple[str, str]:
@@ -88,9 +91,12 @@ def test_a_run_model_registers_as_a_version_that_serves_and_downloads(
     loaded = workspace.load_model("models:/iris/1")
     assert np.array_equal(np.asarray(loaded.predict(X[:5])), model.predict(X[:5]))
     # Alias set, read, deleted (DELETE with a JSON body).
-    assert http.post(
-        f"{API}/registered-models/alias", json={"name": "iris", "alias": "best", "version": "1"}
-    ).json() == {}
+    assert (
+        http.post(
+            f"{API}/registered-models/alias", json={"name": "iris", "alias": "best", "version": "1"}
+        ).json()
+        == {}
+    )
     by_alias = http.get(f"{API}/registered-models/alias", params={"name": "iris", "alias": "best"})
     assert by_alias.json()["model_version"]["aliases"] == ["best"]
     got = http.get(f"{API}/registered-models/get", params={"name": "iris"}).json()
@@ -106,7 +112,9 @@ def test_a_run_model_registers_as_a_version_that_serves_and_downloads(
         f"{API}/model-versions/get-download-uri", params={"name": "iris", "version": "1"}
     ).json()["artifact_uri"]
     assert uri == "mlflow-artifacts:/registry/iris/1"
-    names = {f["path"] for f in http.get(ARTIFACTS, params={"path": "registry/iris/1"}).json()["files"]}
+    names = {
+        f["path"] for f in http.get(ARTIFACTS, params={"path": "registry/iris/1"}).json()["files"]
+    }
     assert {"MLmodel", "model.skops"} <= names
     skops_bytes = http.get(f"{ARTIFACTS}/registry/iris/1/model.skops")
     assert skops_bytes.content == uploaded["model.skops"]
@@ -132,17 +140,21 @@ def test_registry_search_understands_the_3x_prompt_clause(http: TestClient, iris
         ).raise_for_status()
 
     def models(filter_: str) -> list[str]:
-        answer = http.get(f"{API}/registered-models/search", params={"filter": filter_, "max_results": 100})
+        answer = http.get(
+            f"{API}/registered-models/search", params={"filter": filter_, "max_results": 100}
+        )
         assert answer.status_code == 200, answer.text
         return [m["name"] for m in answer.json()["registered_models"]]
 
     prompt = "tags.`mlflow.prompt.is_prompt` != 'true'"
     assert models(f"name LIKE 'iris%' AND {prompt}") == ["iris-a", "iris-b"]
-    assert models(f"name = 'other' AND tag.`mlflow.prompt.is_prompt` != 'true'") == ["other"]
+    assert models("name = 'other' AND tag.`mlflow.prompt.is_prompt` != 'true'") == ["other"]
     assert models(prompt) == ["iris-a", "iris-b", "other"]
     versions = http.get(f"{API}/model-versions/search", params={"filter": "name = 'iris-b'"}).json()
     assert [(v["name"], v["version"]) for v in versions["model_versions"]] == [("iris-b", "1")]
-    by_run = http.get(f"{API}/model-versions/search", params={"filter": f"run_id = '{run_id}'"}).json()
+    by_run = http.get(
+        f"{API}/model-versions/search", params={"filter": f"run_id = '{run_id}'"}
+    ).json()
     assert len(by_run["model_versions"]) == 3
     bad = http.get(f"{API}/registered-models/search", params={"filter": "name ="})
     assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"
@@ -172,7 +184,9 @@ def test_a_pickled_model_needs_the_server_setting(workspace: Client, iris_model)
                 assert "SHIPYARD_MLFLOW_TRUST_PICKLE" in answer.json()["message"]
 
 
-def test_a_native_version_downloads_with_an_mlmodel(http: TestClient, workspace: Client, iris_model) -> None:
+def test_a_native_version_downloads_with_an_mlmodel(
+    http: TestClient, workspace: Client, iris_model
+) -> None:
     model, X = iris_model
     workspace.register_model(model, name="native", sample_input=X[:20])
     files = http.get(ARTIFACTS, params={"path": "registry/native/1"}).json()["files"]
@@ -181,8 +195,10 @@ def test_a_native_version_downloads_with_an_mlmodel(http: TestClient, workspace:
     assert spec["flavors"]["sklearn"]["serialization_format"] == "skops"
 
 
-def test_logged_models_lifecycle_and_registration(http: TestClient, workspace: Client, iris_model) -> None:
-    model, X = iris_model
+def test_logged_models_lifecycle_and_registration(
+    http: TestClient, workspace: Client, iris_model
+) -> None:
+    model, _ = iris_model
     experiment_id, run_id = _run(http)
     created = http.post(
         f"{API}/logged-models",
@@ -194,11 +210,16 @@ def test_logged_models_lifecycle_and_registration(http: TestClient, workspace: C
     assert info["status"] == "LOGGED_MODEL_PENDING"
     assert info["artifact_uri"] == f"mlflow-artifacts:/{experiment_id}/models/{model_id}/artifacts"
     _upload(http, f"{experiment_id}/models/{model_id}/artifacts", _mlflow_files(model, "skops"))
-    ready = http.patch(f"{API}/logged-models/{model_id}", json={"model_id": model_id, "status": "LOGGED_MODEL_READY"})
+    ready = http.patch(
+        f"{API}/logged-models/{model_id}",
+        json={"model_id": model_id, "status": "LOGGED_MODEL_READY"},
+    )
     assert ready.json()["model"]["info"]["status"] == "LOGGED_MODEL_READY"
     tags = {"tags": [{"key": "mlflow.modelVersions", "value": "[]"}]}
     assert http.patch(f"{API}/logged-models/{model_id}/tags", json=tags).status_code == 200
-    assert http.delete(f"{API}/logged-models/{model_id}/tags/mlflow.modelVersions").status_code == 200
+    assert (
+        http.delete(f"{API}/logged-models/{model_id}/tags/mlflow.modelVersions").status_code == 200
+    )
     version = http.post(
         f"{API}/model-versions/create",
         json={"name": "logged", "source": f"models:/{model_id}", "model_id": model_id},
@@ -206,6 +227,8 @@ def test_logged_models_lifecycle_and_registration(http: TestClient, workspace: C
     assert version.status_code == 200, version.text
     assert version.json()["model_version"]["model_id"] == model_id
     assert workspace.get_model_version("logged", 1).run_id == run_id
-    found = http.post(f"{API}/logged-models/search", json={"experiment_ids": [experiment_id]}).json()
+    found = http.post(
+        f"{API}/logged-models/search", json={"experiment_ids": [experiment_id]}
+    ).json()
     assert [m["info"]["model_id"] for m in found["models"]] == [model_id]
     assert http.get(f"{API}/logged-models/m-{'0' * 32}").status_code == 404

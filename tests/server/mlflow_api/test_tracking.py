@@ -43,7 +43,10 @@ def test_a_run_logged_one_call_at_a_time_reads_back(http: TestClient, workspace:
     assert got["experiment"]["artifact_location"] == f"mlflow-artifacts:/{experiment_id}"
     run_id = _run(http, experiment_id)
     ids = {"run_id": run_id, "run_uuid": run_id}
-    assert http.post(f"{API}/runs/log-parameter", json={**ids, "key": "C", "value": "1.0"}).json() == {}
+    assert (
+        http.post(f"{API}/runs/log-parameter", json={**ids, "key": "C", "value": "1.0"}).json()
+        == {}
+    )
     for step, value in enumerate([0.5, 0.7, 0.9]):
         body = {**ids, "key": "acc", "value": value, "timestamp": 1, "step": step}
         assert http.post(f"{API}/runs/log-metric", json=body).status_code == 200
@@ -54,7 +57,9 @@ def test_a_run_logged_one_call_at_a_time_reads_back(http: TestClient, workspace:
         "tags": [{"key": "team", "value": "fraud"}],
     }
     assert http.post(f"{API}/runs/log-batch", json=batch).status_code == 200
-    assert http.post(f"{API}/runs/set-tag", json={**ids, "key": "x", "value": "y"}).status_code == 200
+    assert (
+        http.post(f"{API}/runs/set-tag", json={**ids, "key": "x", "value": "y"}).status_code == 200
+    )
     assert http.post(f"{API}/runs/delete-tag", json={**ids, "key": "x"}).status_code == 200
     inputs = {
         **ids,
@@ -87,8 +92,14 @@ def test_search_runs_with_mlflow_filters_and_pages(http: TestClient) -> None:
         run_id = _run(http, experiment_id, f"r{index}")
         runs[index] = run_id
         ids = {"run_id": run_id}
-        http.post(f"{API}/runs/log-metric", json={**ids, "key": "m", "value": index / 10, "timestamp": 1, "step": 0})
-        http.post(f"{API}/runs/log-parameter", json={**ids, "key": "p", "value": "a" if index % 2 else "b"})
+        http.post(
+            f"{API}/runs/log-metric",
+            json={**ids, "key": "m", "value": index / 10, "timestamp": 1, "step": 0},
+        )
+        http.post(
+            f"{API}/runs/log-parameter",
+            json={**ids, "key": "p", "value": "a" if index % 2 else "b"},
+        )
     http.post(f"{API}/runs/update", json={"run_id": runs[4], "status": "FINISHED", "end_time": 9})
 
     def search(filter_: str, **extra: object) -> list[str]:
@@ -118,8 +129,15 @@ def test_search_runs_with_mlflow_filters_and_pages(http: TestClient) -> None:
             "page_token": first["next_page_token"],
         },
     ).json()
-    assert [r["info"]["run_name"] for r in first["runs"] + second["runs"]] == ["r0", "r1", "r2", "r3"]
-    bad = http.post(f"{API}/runs/search", json={"experiment_ids": [experiment_id], "filter": "metrics.m >"})
+    assert [r["info"]["run_name"] for r in first["runs"] + second["runs"]] == [
+        "r0",
+        "r1",
+        "r2",
+        "r3",
+    ]
+    bad = http.post(
+        f"{API}/runs/search", json={"experiment_ids": [experiment_id], "filter": "metrics.m >"}
+    )
     assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     http.post(f"{API}/runs/delete", json={"run_id": runs[0]})
     assert "r0" not in search("")
@@ -129,7 +147,10 @@ def test_search_runs_with_mlflow_filters_and_pages(http: TestClient) -> None:
 def test_experiment_search_tags_and_lifecycle(http: TestClient) -> None:
     first = _experiment(http, "alpha")
     _experiment(http, "beta")
-    http.post(f"{API}/experiments/set-experiment-tag", json={"experiment_id": first, "key": "team", "value": "x"})
+    http.post(
+        f"{API}/experiments/set-experiment-tag",
+        json={"experiment_id": first, "key": "team", "value": "x"},
+    )
     found = http.post(f"{API}/experiments/search", json={"filter": "name LIKE 'al%'"}).json()
     assert [e["name"] for e in found["experiments"]] == ["alpha"]
     tagged = http.get(f"{API}/experiments/search", params={"filter": "tags.team = 'x'"}).json()

@@ -9,7 +9,7 @@ dict; errors are ``ShipyardError``s, rendered in MLflow's shape by
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,7 +160,7 @@ def endpoint(handler: Handler) -> Callable[[Request], Any]:
     return run
 
 
-def add_routes(router: APIRouter, table: list[tuple[str, str, Handler]]) -> None:
+def add_routes(router: APIRouter, table: Sequence[tuple[str, str, Handler]]) -> None:
     for method, path, handler in table:
         for prefix in API_PREFIXES:
             router.add_api_route(
