@@ -118,6 +118,21 @@ def log_batch(
     )
 
 
+def new_points(store: Store, run_id: str, linked: Sequence[MetricPoint]) -> list[MetricPoint]:
+    """The points among ``linked`` the run does not hold yet.
+
+    MLflow 3's ``log_model`` re-sends a run's metrics with the new model's id to link
+    them; MLflow's own store ignores exact repeats (its primary key), so this does too.
+    """
+    fresh = []
+    for key in dict.fromkeys(p.key for p in linked):
+        known = {(p.value, p.step, p.timestamp) for p in store.tracking.metric_history(run_id, key)}
+        fresh.extend(
+            p for p in linked if p.key == key and (p.value, p.step, p.timestamp) not in known
+        )
+    return fresh
+
+
 def log_inputs(store: Store, run_id: str, datasets: list[dict[str, Any]]) -> None:
     """Record each dataset a run read by name and digest (MLflow's dataset inputs)."""
     for item in datasets:

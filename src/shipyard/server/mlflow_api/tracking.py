@@ -214,15 +214,16 @@ def delete_tag(call: Call) -> dict[str, Any]:
 
 def log_batch(call: Call) -> dict[str, Any]:
     args = call.args
-    points = []
+    points, linked = [], []
     for item in args.items("metrics"):
         if not isinstance(item, dict):
             raise InvalidInput("each metric must be an object with key, value, timestamp, step")
-        points.append(
-            mlflow_compat.metric_point(
-                item.get("key"), item.get("value"), item.get("timestamp"), item.get("step")
-            )
+        point = mlflow_compat.metric_point(
+            item.get("key"), item.get("value"), item.get("timestamp"), item.get("step")
         )
+        (linked if item.get("model_id") else points).append(point)
+    if linked:
+        points += mlflow_compat.new_points(call.client.store, _run_id(call), linked)
     mlflow_compat.log_batch(
         call.client.store,
         _run_id(call),
