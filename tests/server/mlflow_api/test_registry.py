@@ -232,3 +232,23 @@ def test_logged_models_lifecycle_and_registration(
     ).json()
     assert [m["info"]["model_id"] for m in found["models"]] == [model_id]
     assert http.get(f"{API}/logged-models/m-{'0' * 32}").status_code == 404
+
+
+def test_moving_a_protected_alias_needs_a_deployer(
+    http: TestClient, workspace: Client, iris_model
+) -> None:
+    model, X = iris_model
+    workspace.register_model(model, name="guarded", sample_input=X[:20])
+    scientist = bearer(workspace, "scientist")
+    wait_until_known(http, scientist)
+    body = {"name": "guarded", "alias": "champion", "version": "1"}
+    denied = http.post(f"{API}/registered-models/alias", json=body, headers=scientist)
+    assert denied.status_code == 403 and denied.json()["error_code"] == "PERMISSION_DENIED"
+    assert "set_protected_alias" in denied.json()["message"]
+    ok = {**body, "alias": "challenger"}
+    assert http.post(f"{API}/registered-models/alias", json=ok, headers=scientist).status_code == 200
+    assert http.post(f"{API}/registered-models/alias", json=body).status_code == 200  # admin
+    viewer = bearer(workspace, "viewer")
+    wait_until_known(http, viewer)
+    refused = http.post(f"{API}/runs/create", json={"experiment_id": "1"}, headers=viewer)
+    assert refused.status_code == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"
