@@ -33,6 +33,21 @@ def experiment_id_of(text: str) -> int:
         raise ExperimentNotFound(str(text)) from None
 
 
+#: MLflow's client runs in experiment "0" when none is set; Shipyard's SDK in "default".
+MLFLOW_DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT = "default"
+
+
+def resolve_experiment_id(store: Store, text: str, *, actor: str | None = None) -> int:
+    """``experiment_id_of``, with MLflow's default experiment "0" as Shipyard's "default"
+    (created when ``actor`` is given: a run is being started in it)."""
+    if str(text) != MLFLOW_DEFAULT_EXPERIMENT_ID:
+        return experiment_id_of(text)
+    if actor is None:
+        return store.tracking.get_experiment(name=DEFAULT_EXPERIMENT).id
+    return store.tracking.ensure_experiment(DEFAULT_EXPERIMENT, actor=actor).id
+
+
 def create_experiment(store: Store, name: str, tags: dict[str, str], *, actor: str) -> int:
     check_name(name, "experiment")
     return store.tracking.create_experiment(name, tags=check_tags(tags), actor=actor).id

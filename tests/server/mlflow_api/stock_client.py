@@ -64,6 +64,11 @@ def main() -> dict:
         alias_gone = False
     except MlflowException as exc:
         alias_gone = exc.error_code == "RESOURCE_DOES_NOT_EXIST"
+    native = None
+    if major >= 3:  # a version registered with Shipyard's SDK (skops), loaded by MLflow
+        native = [
+            int(p) for p in mlflow.pyfunc.load_model("models:/iris-native/1").predict(X.head(10))
+        ]
     runs = mlflow.search_runs(
         experiment_names=["stock-client"],
         filter_string="metrics.acc > 0.5 and params.C = '1.0' and tags.team = 'fraud'",
@@ -83,6 +88,7 @@ def main() -> dict:
         "alias_version": int(by_alias.version),
         "alias_gone": alias_gone,
         "predicted": predicted,
+        "native_predicted": native,
         "expected": [int(p) for p in model.predict(X.head(10))],
         "rows": X.head(10).to_dict(orient="records"),
         "found_runs": [r.info.run_id for r in runs],

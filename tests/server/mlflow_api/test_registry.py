@@ -246,7 +246,9 @@ def test_moving_a_protected_alias_needs_a_deployer(
     assert denied.status_code == 403 and denied.json()["error_code"] == "PERMISSION_DENIED"
     assert "set_protected_alias" in denied.json()["message"]
     ok = {**body, "alias": "challenger"}
-    assert http.post(f"{API}/registered-models/alias", json=ok, headers=scientist).status_code == 200
+    assert (
+        http.post(f"{API}/registered-models/alias", json=ok, headers=scientist).status_code == 200
+    )
     assert http.post(f"{API}/registered-models/alias", json=body).status_code == 200  # admin
     viewer = bearer(workspace, "viewer")
     wait_until_known(http, viewer)

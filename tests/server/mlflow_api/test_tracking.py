@@ -162,3 +162,13 @@ def test_experiment_search_tags_and_lifecycle(http: TestClient) -> None:
     assert refused.status_code == 400
     http.post(f"{API}/experiments/restore", json={"experiment_id": first})
     assert http.post(f"{API}/runs/create", json={"experiment_id": first}).status_code == 200
+
+
+def test_mlflow_default_experiment_is_shipyards_default(
+    http: TestClient, workspace: Client
+) -> None:
+    assert http.get(f"{API}/experiments/get", params={"experiment_id": "0"}).status_code == 404
+    run = http.post(f"{API}/runs/create", json={"experiment_id": "0"}).json()["run"]
+    assert workspace.get_run(run["info"]["run_id"]).experiment == "default"
+    got = http.get(f"{API}/experiments/get", params={"experiment_id": "0"}).json()
+    assert got["experiment"]["name"] == "default"

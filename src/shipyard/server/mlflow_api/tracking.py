@@ -50,7 +50,7 @@ def create_experiment(call: Call) -> dict[str, Any]:
 
 
 def get_experiment(call: Call) -> dict[str, Any]:
-    number = experiment_id_of(call.args.text("experiment_id"))
+    number = mlflow_compat.resolve_experiment_id(call.client.store, call.args.text("experiment_id"))
     return {
         "experiment": wire.experiment(
             call.client.store.tracking.get_experiment(experiment_id=number)
@@ -142,7 +142,9 @@ def create_run(call: Call) -> dict[str, Any]:
     args = call.args
     run = mlflow_compat.start_run(
         call.client.store,
-        experiment_id=experiment_id_of(args.text("experiment_id")),
+        experiment_id=mlflow_compat.resolve_experiment_id(
+            call.client.store, str(args.get("experiment_id", "0")), actor=call.actor
+        ),
         name=args.optional_text("run_name"),
         start_time=args.integer("start_time", int(time.time() * 1000)),
         tags=args.key_values("tags"),
