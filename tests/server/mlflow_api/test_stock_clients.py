@@ -48,6 +48,8 @@ def _run_client(venv: Path, url: str, token: str, *args: str) -> dict:
         "MLFLOW_TRACKING_TOKEN": token,
         # fail fast instead of the client's minutes of retries if something answers 5xx
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        "MLFLOW_DISABLE_TELEMETRY": "true",  # no calls out of the machine
+        "DO_NOT_TRACK": "1",
     }
     done = subprocess.run(
         [str(venv / "bin" / "python"), str(SCRIPT), *args],
