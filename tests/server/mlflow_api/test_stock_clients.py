@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -64,13 +65,13 @@ def _run_client(venv: Path, url: str, token: str, *args: str) -> dict:
     return dict(json.loads(lines[-1].removeprefix("RESULT ")))
 
 
-def _native_model():
+def _native_model() -> tuple[Any, Any]:
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
     X, y = load_iris(return_X_y=True, as_frame=True)
     X.columns = [c.replace(" (cm)", "").replace(" ", "_") for c in X.columns]
-    return LogisticRegression(max_iter=500).fit(X, y)
+    return LogisticRegression(max_iter=500).fit(X, y), X
 
 
 @pytest.fixture
@@ -82,7 +83,8 @@ def workspace(tmp_path: Path) -> Iterator[Client]:
 @pytest.mark.parametrize("version", CLIENT_VERSIONS)
 def test_a_stock_mlflow_client_tracks_registers_and_loads(version: str, workspace: Client) -> None:
     venv = _venv(version)
-    workspace.register_model(_native_model(), name="iris-native")
+    native, rows = _native_model()
+    workspace.register_model(native, name="iris-native", sample_input=rows[:20])
     scientist = workspace.create_token(f"mlflow-{version}", "scientist").token
     deployer = workspace.create_token(f"deploy-{version}", "deployer").token
     # MLflow 2's sklearn flavor pickles by default: this server is told to trust it.
@@ -104,7 +106,7 @@ def test_a_stock_mlflow_client_tracks_registers_and_loads(version: str, workspac
         assert seen["tags"] == {"team": "fraud", "stage": "test"}
         assert seen["status"] == "FINISHED" and seen["datasets"] == ["iris"]
         assert "notes.txt" in seen["artifacts"] and seen["notes"] == "trained on iris\n"
-        assert seen["models"] == ["iris-stock"]
+        assert seen["models"] == ["iris-native", "iris-stock"]
         # The registered version is a Shipyard version: deploy it and predict.
         registered = workspace.get_model_version("iris-stock", 1)
         assert registered.flavor == "mlflow" and registered.run_id == seen["run_id"]
