@@ -8,7 +8,7 @@ and the token that could not be understood.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from shipyard.errors import InvalidFilter
@@ -102,8 +102,8 @@ def matches(expression: Expression | None, record: Record) -> bool:
         return all(results) if expression.op == "AND" else any(results)
     values: dict[str, Any] = {
         "attribute": record.attributes,
-        "metric": record.metrics or {},
-        "param": record.params or {},
+        "metric": record.metrics,
+        "param": record.params,
         "tag": record.tags,
     }[expression.entity]
     value = values.get(expression.key)
@@ -118,12 +118,8 @@ class Record:
 
     attributes: dict[str, Any]
     tags: dict[str, str]
-    params: dict[str, str] | None = None
-    metrics: dict[str, float] | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "params", self.params or {})
-        object.__setattr__(self, "metrics", self.metrics or {})
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
 
 
 def _like(pattern: str, flags: int = 0) -> re.Pattern[str]:

@@ -53,15 +53,12 @@ def version_artifact_uri(name: str, version: int) -> str:
 def parse_location(path: str) -> Location:
     """The location of a path (with or without the ``mlflow-artifacts:`` scheme)."""
     text = path.removeprefix(SCHEME).strip("/")
-    if text.startswith("/"):
-        text = text.lstrip("/")
-    relpath_of = _safe_relpath
     if match := _RUN.fullmatch(text):
-        return Location("run", match[2], relpath_of(match[3]), int(match[1]))
+        return Location("run", match[2], _safe_relpath(match[3]), int(match[1]))
     if match := _LOGGED.fullmatch(text):
-        return Location("logged_model", match[2], relpath_of(match[3]), int(match[1]))
+        return Location("logged_model", match[2], _safe_relpath(match[3]), int(match[1]))
     if match := _VERSION.fullmatch(text):
-        return Location("version", match[1], relpath_of(match[3]), version=int(match[2]))
+        return Location("version", match[1], _safe_relpath(match[3]), version=int(match[2]))
     raise NotFound(
         f"artifact path {path!r} is not a Shipyard artifact location "
         "(<experiment>/<run>/artifacts/..., <experiment>/models/<id>/artifacts/... "
@@ -101,7 +98,8 @@ def put_file(store: Store, location: Location, source: Path, *, actor: str) -> R
         raise InvalidInput("name the file to upload: the path ends at the artifact root")
     if location.kind == "version":
         raise InvalidInput("a registered version's files are immutable; upload to a run")
-    # Check the owner exists before storing bytes (NotFound otherwise).
+    # The bytes are stored first, then recorded (a missing owner leaves an unused object,
+    # never a record pointing at missing bytes).
     if location.kind == "run":
         ref = store.artifacts.put_file(source)
         store.tracking.add_artifact(

@@ -139,7 +139,7 @@ def new_points(store: Store, run_id: str, linked: Sequence[MetricPoint]) -> list
     MLflow 3's ``log_model`` re-sends a run's metrics with the new model's id to link
     them; MLflow's own store ignores exact repeats (its primary key), so this does too.
     """
-    fresh = []
+    fresh: list[MetricPoint] = []
     for key in dict.fromkeys(p.key for p in linked):
         known = {(p.value, p.step, p.timestamp) for p in store.tracking.metric_history(run_id, key)}
         fresh.extend(

@@ -8,7 +8,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from shipyard.entities import MetricPoint
 from shipyard.errors import InvalidInput
+from shipyard.names import check_name
 from shipyard.query import Record, matches, parse_filter, parse_order_by
 from shipyard.server.mlflow_api import wire
 from shipyard.server.mlflow_api.paging import check_max_results, offset_of, token_for
@@ -110,8 +112,6 @@ def update_experiment(call: Call) -> dict[str, Any]:
     number = experiment_id_of(call.args.text("experiment_id"))
     name = call.args.optional_text("new_name")
     if name is not None:
-        from shipyard.names import check_name
-
         check_name(name, "experiment")
     call.client.store.tracking.update_experiment(number, name=name, actor=call.actor)
     return {}
@@ -216,7 +216,8 @@ def delete_tag(call: Call) -> dict[str, Any]:
 
 def log_batch(call: Call) -> dict[str, Any]:
     args = call.args
-    points, linked = [], []
+    points: list[MetricPoint] = []
+    linked: list[MetricPoint] = []
     for item in args.items("metrics"):
         if not isinstance(item, dict):
             raise InvalidInput("each metric must be an object with key, value, timestamp, step")
