@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     and_,
+    bindparam,
     delete,
     exists,
     false,
@@ -327,7 +329,8 @@ class TrackingStore:
             )
 
     def _require_run(self, session: Session, run_id: str) -> None:
-        if session.get(Run, run_id) is None:
+        # A one-column Core select: loading the ORM row cost ~2 ms per logged value.
+        if session.execute(self._run_exists, {"run_id": run_id}).first() is None:
             raise RunNotFound(run_id)
 
     def _write_batch(
@@ -406,6 +409,11 @@ class TrackingStore:
         ]
         # One statement executed for many rows: its compiled form is cached. A multi-row
         # .values(rows) statement is not cacheable and was recompiled on every flush.
+        session.execute(self._latest_upsert, rows)
+
+    @functools.cached_property
+    def _latest_upsert(self) -> Any:
+        """The latest-metric upsert, built once (building it cost ~1 ms per flush)."""
         table = LatestMetric.__table__
         statement = self._dialect_insert(table)
         excluded = statement.excluded
@@ -413,18 +421,20 @@ class TrackingStore:
             excluded.step > table.c.step,
             and_(excluded.step == table.c.step, excluded.timestamp >= table.c.timestamp),
         )
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["run_id", "key"],
-                set_={
-                    "value": excluded.value,
-                    "step": excluded.step,
-                    "timestamp": excluded.timestamp,
-                },
-                where=newer,
-            ),
-            rows,
+        return statement.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={
+                "value": excluded.value,
+                "step": excluded.step,
+                "timestamp": excluded.timestamp,
+            },
+            where=newer,
         )
+
+    @functools.cached_property
+    def _run_exists(self) -> Any:
+        runs = Base.metadata.tables["runs"]
+        return select(runs.c.id).where(runs.c.id == bindparam("run_id"))
 
     def _upsert(
         self,
