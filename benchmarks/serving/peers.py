@@ -655,3 +655,20 @@ def specs_for(
             ServerSpec(key, wanted, argv, env, port, BareProtocol(), ["/health"], logs / "bare.log")
         ]
     raise ValueError(f"unknown server {key!r}; use one of {ALL_SERVERS}")
+
+
+def ensure_mlflow_client_venv(version: str, notify: Notify) -> Path:
+    """``.bench/mlflow-client-<version>``: that MLflow client with this scikit-learn (so
+    pickles match), reused while it still imports; for the stock-client tests."""
+    venv = BENCH_DIR / f"mlflow-client-{version}"
+    dists = ("mlflow", "scikit-learn", "numpy")
+    versions = venv_versions(venv / "bin" / "python", dists)
+    if versions and versions.get("mlflow") == version and _venv_ok(versions, ("mlflow",)):
+        return venv
+    # MLflow 2 wants pandas < 3: pin only what must match for models to load both ways.
+    pins = _pins() if int(version.split(".")[0]) >= 3 else _pins()[:2]
+    _make_venv(venv, [f"mlflow=={version}", *pins], notify)
+    versions = venv_versions(venv / "bin" / "python", dists)
+    if not (versions and versions.get("mlflow") == version and _venv_ok(versions, ("mlflow",))):
+        raise RuntimeError(f"{venv} does not have mlflow {version} with matching scikit-learn")
+    return venv

@@ -131,6 +131,11 @@ class ServerSettings(BaseSettings):
     default_deployment: str | None = Field(
         default=None, description="The deployment that plain /invocations serves."
     )
+    mlflow_trust_pickle: bool = Field(
+        default=False,
+        description="Let MLflow clients register models that run code when loaded (pickle, "
+        "cloudpickle: MLflow 2's sklearn default). Off: such a registration is refused (400).",
+    )
     stats_flush_s: float = Field(
         default=1.0, gt=0, description="How often serving statistics are written to the store."
     )

@@ -26,6 +26,8 @@ class Experiment:
     id: int
     name: str
     created_at: int
+    lifecycle_stage: str = "active"
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,29 @@ class Run:
     tags: dict[str, str] = field(default_factory=dict)
     artifacts: tuple[RunArtifact, ...] = ()
     inputs: tuple[DatasetInput, ...] = ()
+    experiment_id: int = 0
+    lifecycle_stage: str = "active"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class LoggedModel:
+    """Model files a run logged through MLflow 3's API (``models:/m-...``), not yet a version."""
+
+    id: str
+    experiment_id: int
+    name: str
+    source_run_id: str | None
+    model_type: str
+    status: str
+    lifecycle_stage: str
+    tags: dict[str, str]
+    params: dict[str, str]
+    created_by: str
+    created_at: int
+    updated_at: int
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ and the token that could not be understood.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from shipyard.errors import InvalidFilter
@@ -23,6 +23,9 @@ ATTRIBUTES = {
     "start_time": "start_time",
     "end_time": "end_time",
     "git_commit": "git_commit",
+    "user_id": "user",
+    "created": "start_time",
+    "lifecycle_stage": "lifecycle_stage",
 }
 _NUMERIC_ATTRIBUTES = {"start_time", "end_time"}
 _ENTITY_ALIASES = {
@@ -76,13 +79,84 @@ class OrderBy:
     descending: bool
 
 
-def parse_filter(expression: str | None) -> Expression | None:
+def parse_filter(
+    expression: str | None,
+    *,
+    attributes: dict[str, str] | None = None,
+    numeric: frozenset[str] | set[str] | None = None,
+) -> Expression | None:
+    """The expression's tree; ``attributes`` (name -> key) and ``numeric`` replace the
+    run attributes for other records (experiments, registered models, versions)."""
     if expression is None or not expression.strip():
         return None
-    return _Parser(expression).parse()
+    return _Parser(expression, attributes, numeric).parse()
 
 
-def parse_order_by(clauses: str | list[str] | None) -> list[OrderBy]:
+def matches(expression: Expression | None, record: Record) -> bool:
+    """Whether an in-memory record fits the expression (SQL's meaning: a missing key
+    never matches a comparison, but does match ``!=`` and ``NOT IN`` on text keys)."""
+    if expression is None:
+        return True
+    if isinstance(expression, BoolOp):
+        results = (matches(item, record) for item in expression.items)
+        return all(results) if expression.op == "AND" else any(results)
+    values: dict[str, Any] = {
+        "attribute": record.attributes,
+        "metric": record.metrics,
+        "param": record.params,
+        "tag": record.tags,
+    }[expression.entity]
+    value = values.get(expression.key)
+    if value is None:
+        return expression.op in ("!=", "NOT IN") and expression.entity != "metric"
+    return _holds(value, expression.op, expression.value)
+
+
+@dataclass(frozen=True)
+class Record:
+    """What ``matches`` compares: an entity's attributes and its key/value maps."""
+
+    attributes: dict[str, Any]
+    tags: dict[str, str]
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def _like(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    parts = (".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    return re.compile("".join(parts), flags | re.DOTALL)
+
+
+def _holds(value: Any, op: str, wanted: Any) -> bool:
+    if op == "=":
+        return bool(value == wanted)
+    if op == "!=":
+        return bool(value != wanted)
+    if op == "LIKE":
+        return _like(str(wanted)).fullmatch(str(value)) is not None
+    if op == "ILIKE":
+        return _like(str(wanted), re.IGNORECASE).fullmatch(str(value)) is not None
+    if op == "IN":
+        return value in wanted
+    if op == "NOT IN":
+        return value not in wanted
+    try:
+        if op == ">":
+            return bool(value > wanted)
+        if op == ">=":
+            return bool(value >= wanted)
+        if op == "<":
+            return bool(value < wanted)
+        if op == "<=":
+            return bool(value <= wanted)
+    except TypeError:
+        return False
+    raise InvalidFilter(op, "unknown operator")
+
+
+def parse_order_by(
+    clauses: str | list[str] | None, *, attributes: dict[str, str] | None = None
+) -> list[OrderBy]:
     if clauses is None:
         return []
     if isinstance(clauses, str):
@@ -95,19 +169,23 @@ def parse_order_by(clauses: str | list[str] | None) -> list[OrderBy]:
         direction = words[1].upper() if len(words) == 2 else "ASC"
         if direction not in ("ASC", "DESC"):
             raise InvalidFilter(clause, f"unknown direction {words[1]!r}; use ASC or DESC")
-        entity, key = _split_identifier(words[0], clause)
+        entity, key = _split_identifier(words[0], clause, attributes)
         result.append(OrderBy(entity, key, direction == "DESC"))
     return result
 
 
-def _split_identifier(identifier: str, expression: str) -> tuple[str, str]:
-    if "." not in identifier:
-        if identifier.lower() in ATTRIBUTES:
-            return "attribute", ATTRIBUTES[identifier.lower()]
+def _split_identifier(
+    identifier: str, expression: str, attributes: dict[str, str] | None = None
+) -> tuple[str, str]:
+    attributes = ATTRIBUTES if attributes is None else attributes
+    bare = identifier.strip("`")
+    if "." not in identifier or bare.lower() in attributes:
+        if bare.lower() in attributes:
+            return "attribute", attributes[bare.lower()]
         raise InvalidFilter(
             expression,
             f"unknown key {identifier!r}; use metrics.<name>, params.<name>, tags.<name> "
-            f"or one of {sorted(ATTRIBUTES)}",
+            f"or one of {sorted(attributes)}",
         )
     prefix, key = identifier.split(".", 1)
     entity = _ENTITY_ALIASES.get(prefix.lower())
@@ -117,16 +195,23 @@ def _split_identifier(identifier: str, expression: str) -> tuple[str, str]:
         )
     key = key.strip("`")
     if entity == "attribute":
-        if key.lower() not in ATTRIBUTES:
+        if key.lower() not in attributes:
             raise InvalidFilter(
-                expression, f"unknown attribute {key!r}; known: {sorted(ATTRIBUTES)}"
+                expression, f"unknown attribute {key!r}; known: {sorted(attributes)}"
             )
-        key = ATTRIBUTES[key.lower()]
+        key = attributes[key.lower()]
     return entity, key
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(
+        self,
+        text: str,
+        attributes: dict[str, str] | None = None,
+        numeric: frozenset[str] | set[str] | None = None,
+    ) -> None:
+        self.attributes = ATTRIBUTES if attributes is None else attributes
+        self.numeric = _NUMERIC_ATTRIBUTES if numeric is None else numeric
         self.text = text
         self.tokens = self._tokenize(text)
         self.position = 0
@@ -193,7 +278,7 @@ class _Parser:
             raise InvalidFilter(
                 self.text, f"expected a key at position {token[2]}, got {token[1]!r}"
             )
-        entity, key = _split_identifier(token[1], self.text)
+        entity, key = _split_identifier(token[1], self.text, self.attributes)
         op = self._operator()
         value = self._value(op)
         return self._checked(Comparison(entity, key, op, value), token[2])
@@ -238,7 +323,7 @@ class _Parser:
     def _checked(self, comparison: Comparison, position: int) -> Comparison:
         values = comparison.value if isinstance(comparison.value, tuple) else (comparison.value,)
         numeric = comparison.entity == "metric" or (
-            comparison.entity == "attribute" and comparison.key in _NUMERIC_ATTRIBUTES
+            comparison.entity == "attribute" and comparison.key in self.numeric
         )
         if numeric:
             if comparison.op in ("LIKE", "ILIKE"):

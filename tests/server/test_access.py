@@ -31,6 +31,9 @@ PARAMS = {
     "deployment": "cancer",
     "sha256": "0" * 64,
     "upload_id": "0" * 32,
+    "model_id": "m-0123456789abcdef0123456789abcdef",
+    "tag_key": "k",
+    "path": "1/0123456789abcdef0123456789abcdef/artifacts/f.txt",
 }
 #: The bare predict app's routes, which FastAPI does not list.
 PREDICT_ROUTES = [
@@ -63,7 +66,7 @@ def _every_route(http: TestClient) -> list[tuple[str, str]]:
 
 
 def _url(template: str) -> str:
-    return re.sub(r"\{(\w+)\}", lambda m: PARAMS[m.group(1)], template)
+    return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: PARAMS[m.group(1)], template)
 
 
 def test_every_route_the_app_serves_has_a_permission_entry(served) -> None:

@@ -32,7 +32,7 @@ from shipyard.pipelines.scheduler import PipelineExecutor, PipelineScheduler
 from shipyard.sdk.client import Client
 from shipyard.security.access_table import AccessTable
 from shipyard.security.denials import DenialLog
-from shipyard.server import ab_api, artifacts_api, batch_api, control, ops_api
+from shipyard.server import ab_api, artifacts_api, batch_api, control, mlflow_api, ops_api
 from shipyard.server.auth import AuthApp, app_routes, document_access
 from shipyard.server.errors import OipErrorBody, error_responses, install_error_handlers
 from shipyard.server.explain import Explanations
@@ -160,6 +160,7 @@ def create_app(
     api.include_router(artifacts_api.router)
     operations, operation_schemas = ops_api.build_router()
     api.include_router(operations)
+    mlflow_api.install(api, trust_pickle=settings.mlflow_trust_pickle)
 
     install_error_handlers(api)
     oip_errors = error_responses(404, 422, 503, body=OipErrorBody)

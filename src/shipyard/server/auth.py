@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from shipyard.security.access_table import AccessTable
 from shipyard.security.denials import Denial, DenialLog
 from shipyard.security.principal import Principal
+from shipyard.server.mlflow_api.errors import is_mlflow_path
 from shipyard.server.protocols import mlflow, oip
 from shipyard.server.route_permissions import ROUTES, Rule
 from shipyard.store.audit_context import audit_context
@@ -210,6 +211,7 @@ class AuthApp:
         self, principal: Principal, scope: Scope, receive: Receive, send: Send
     ) -> None:
         client = scope.get("client")
+        scope.setdefault("state", {})["principal"] = principal  # request.state.principal
         with audit_context(
             request_id=_header(scope, b"x-request-id"),
             client_address=f"{client[0]}:{client[1]}" if client else None,
@@ -229,7 +231,7 @@ async def _deny(send: Send, path: str, status: int, message: str) -> None:
     """401/403 in the shape of the protocol the path belongs to."""
     if path.startswith("/v2"):
         body = oip.error(message)
-    elif path.rstrip("/").endswith("invocations"):
+    elif path.rstrip("/").endswith("invocations") or is_mlflow_path(path):
         body = mlflow.error(message, "UNAUTHENTICATED" if status == 401 else "PERMISSION_DENIED")
     else:
         kind = "Unauthorized" if status == 401 else "PermissionDenied"

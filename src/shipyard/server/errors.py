@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from shipyard.errors import Conflict, InvalidInput, NotFound, ShipyardError
+from shipyard.server.mlflow_api import errors as mlflow_api
 from shipyard.serving.dataplane import DeploymentNotReady, ModelFailed
 from shipyard.serving.validation import RequestValidationError
 
@@ -83,6 +84,8 @@ def error_responses(
 
 
 def error_response(path: str, type_: str, message: str, status: int) -> JSONResponse:
+    if mlflow_api.is_mlflow_path(path):
+        return mlflow_api.mlflow_error(mlflow_api.status_code(status), message, status)
     if path == "/v2" or path.startswith("/v2/"):
         return JSONResponse({"error": message}, status_code=status)
     return JSONResponse({"error": {"type": type_, "message": message}}, status_code=status)
@@ -121,6 +124,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ShipyardError)
     async def shipyard_error(request: Request, exc: ShipyardError) -> JSONResponse:
+        if mlflow_api.is_mlflow_path(request.url.path):
+            known = mlflow_api.code_and_status(exc)
+            if known is not None:
+                return mlflow_api.mlflow_error(known[0], str(exc), known[1])
         status = http_status(exc)
         if status < 500:
             return error_response(request.url.path, type(exc).__name__, str(exc), status)

@@ -148,3 +148,81 @@ def _operation_routes() -> dict[tuple[str, str], Rule]:
 
 
 ROUTES.update(_operation_routes())
+
+# MLflow's tracking API (server/mlflow_api), the same under /api/2.0 and /ajax-api/2.0.
+# Registered-model names travel in the body: a narrowed token is refused here (no path
+# parameter to check it against) and the handlers check protected aliases themselves.
+_MLFLOW_READ = needs(P.READ)
+_MLFLOW_RUNS = needs(P.WRITE_RUNS)
+_MLFLOW_REGISTER = needs(P.REGISTER)
+_MLFLOW: dict[tuple[str, str], Rule] = {
+    ("GET", "/mlflow/experiments/get-by-name"): _MLFLOW_READ,
+    ("POST", "/mlflow/experiments/create"): _MLFLOW_RUNS,
+    ("GET", "/mlflow/experiments/get"): _MLFLOW_READ,
+    ("POST", "/mlflow/experiments/search"): _MLFLOW_READ,
+    ("GET", "/mlflow/experiments/search"): _MLFLOW_READ,
+    ("POST", "/mlflow/experiments/delete"): _MLFLOW_RUNS,
+    ("POST", "/mlflow/experiments/restore"): _MLFLOW_RUNS,
+    ("POST", "/mlflow/experiments/update"): _MLFLOW_RUNS,
+    ("POST", "/mlflow/experiments/set-experiment-tag"): _MLFLOW_RUNS,
+    ("POST", "/mlflow/experiments/delete-experiment-tag"): _MLFLOW_RUNS,
+    ("POST", "/mlflow/runs/create"): _MLFLOW_RUNS,
+    ("POST", "/mlflow/runs/update"): _MLFLOW_RUNS,
+    ("POST", "/mlflow/runs/delete"): _MLFLOW_RUNS,
+    ("POST", "/mlflow/runs/restore"): _MLFLOW_RUNS,
+    ("GET", "/mlflow/runs/get"): _MLFLOW_READ,
+    ("POST", "/mlflow/runs/log-metric"): _MLFLOW_RUNS,
+    ("POST", "/mlflow/runs/log-parameter"): _MLFLOW_RUNS,
+    ("POST", "/mlflow/runs/set-tag"): _MLFLOW_RUNS,
+    ("POST", "/mlflow/runs/delete-tag"): _MLFLOW_RUNS,
+    ("POST", "/mlflow/runs/log-batch"): _MLFLOW_RUNS,
+    ("POST", "/mlflow/runs/log-model"): _MLFLOW_RUNS,
+    ("POST", "/mlflow/runs/log-inputs"): _MLFLOW_RUNS,
+    ("POST", "/mlflow/runs/outputs"): _MLFLOW_RUNS,
+    ("POST", "/mlflow/runs/search"): _MLFLOW_READ,
+    ("GET", "/mlflow/metrics/get-history"): _MLFLOW_READ,
+    ("GET", "/mlflow/artifacts/list"): _MLFLOW_READ,
+    ("POST", "/mlflow/logged-models"): _MLFLOW_RUNS,
+    ("POST", "/mlflow/logged-models/search"): _MLFLOW_READ,
+    ("GET", "/mlflow/logged-models/{model_id}"): _MLFLOW_READ,
+    ("PATCH", "/mlflow/logged-models/{model_id}"): _MLFLOW_RUNS,
+    ("DELETE", "/mlflow/logged-models/{model_id}"): _MLFLOW_RUNS,
+    ("PATCH", "/mlflow/logged-models/{model_id}/tags"): _MLFLOW_RUNS,
+    ("DELETE", "/mlflow/logged-models/{model_id}/tags/{tag_key}"): _MLFLOW_RUNS,
+    ("POST", "/mlflow/logged-models/{model_id}/params"): _MLFLOW_RUNS,
+    ("GET", "/mlflow/logged-models/{model_id}/artifacts/directories"): _MLFLOW_READ,
+    ("POST", "/mlflow/registered-models/create"): _MLFLOW_REGISTER,
+    ("GET", "/mlflow/registered-models/get"): _MLFLOW_READ,
+    ("GET", "/mlflow/registered-models/search"): _MLFLOW_READ,
+    ("PATCH", "/mlflow/registered-models/update"): _MLFLOW_REGISTER,
+    ("POST", "/mlflow/registered-models/rename"): _MLFLOW_REGISTER,
+    ("DELETE", "/mlflow/registered-models/delete"): _MLFLOW_REGISTER,
+    ("POST", "/mlflow/registered-models/get-latest-versions"): _MLFLOW_READ,
+    ("GET", "/mlflow/registered-models/get-latest-versions"): _MLFLOW_READ,
+    ("POST", "/mlflow/registered-models/set-tag"): _MLFLOW_REGISTER,
+    ("DELETE", "/mlflow/registered-models/delete-tag"): _MLFLOW_REGISTER,
+    ("POST", "/mlflow/registered-models/alias"): _MLFLOW_REGISTER,
+    ("DELETE", "/mlflow/registered-models/alias"): _MLFLOW_REGISTER,
+    ("GET", "/mlflow/registered-models/alias"): _MLFLOW_READ,
+    ("POST", "/mlflow/model-versions/create"): _MLFLOW_REGISTER,
+    ("GET", "/mlflow/model-versions/get"): _MLFLOW_READ,
+    ("PATCH", "/mlflow/model-versions/update"): _MLFLOW_REGISTER,
+    ("POST", "/mlflow/model-versions/transition-stage"): _MLFLOW_REGISTER,
+    ("DELETE", "/mlflow/model-versions/delete"): _MLFLOW_REGISTER,
+    ("GET", "/mlflow/model-versions/search"): _MLFLOW_READ,
+    ("GET", "/mlflow/model-versions/get-download-uri"): _MLFLOW_READ,
+    ("POST", "/mlflow/model-versions/set-tag"): _MLFLOW_REGISTER,
+    ("DELETE", "/mlflow/model-versions/delete-tag"): _MLFLOW_REGISTER,
+    # the artifact proxy: every byte a client uploads or downloads
+    ("GET", "/mlflow-artifacts/artifacts"): _MLFLOW_READ,
+    ("GET", "/mlflow-artifacts/artifacts/{path:path}"): _MLFLOW_READ,
+    ("PUT", "/mlflow-artifacts/artifacts/{path:path}"): _MLFLOW_RUNS,
+    ("DELETE", "/mlflow-artifacts/artifacts/{path:path}"): _MLFLOW_RUNS,
+}
+ROUTES.update(
+    {
+        (method, prefix + path): rule
+        for (method, path), rule in _MLFLOW.items()
+        for prefix in ("/api/2.0", "/ajax-api/2.0")
+    }
+)

@@ -16,6 +16,7 @@ from shipyard.store.encryption import load_keyring
 from shipyard.store.experiment_store import ExperimentStore
 from shipyard.store.feedback_store import FeedbackStore
 from shipyard.store.lease_store import LeaseStore
+from shipyard.store.logged_model_store import LoggedModelStore
 from shipyard.store.monitor_store import MonitorStore
 from shipyard.store.pipeline_store import PipelineStore
 from shipyard.store.registry_store import NewVersion, RegistryStore
@@ -60,6 +61,7 @@ class Store:
     access: AccessStore
     batch: BatchStore
     experiments: ExperimentStore
+    logged_models: LoggedModelStore
 
     def close(self) -> None:
         self.db.dispose()
@@ -91,4 +93,5 @@ def open_store(settings: StoreSettings) -> Store:
         AccessStore(db),
         BatchStore(db),
         ExperimentStore(db),
+        LoggedModelStore(db),
     )

@@ -12,12 +12,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from shipyard import entities
-from shipyard.errors import ModelNotFound
+from shipyard.errors import Conflict, ModelNotFound
 from shipyard.signature import Signature
 from shipyard.store.audit import now_ms, record_event
 from shipyard.store.database import Database
@@ -106,6 +106,55 @@ class RegistryStore:
                 details={"sha256": new.sha256, "flavor": new.flavor, "run_id": new.run_id},
             )
             return _version(name, row, (), dict(new.tags))
+
+    def create_model(
+        self, name: str, *, description: str = "", tags: dict[str, str] | None = None, actor: str
+    ) -> entities.RegisteredModel:
+        """A registered model with no versions yet; ``Conflict`` if the name is taken."""
+        with self.db.write() as session:
+            if session.scalars(select(Model.id).where(Model.name == name)).first() is not None:
+                raise Conflict(f"model {name!r} already exists")
+            now = now_ms()
+            model = Model(
+                name=name, description=description, created_at=now, updated_at=now, latest_version=0
+            )
+            session.add(model)
+            session.flush()
+            for key, value in (tags or {}).items():
+                session.add(ModelTag(model_id=model.id, key=key, value=value))
+            record_event(
+                session,
+                actor=actor,
+                action="model.create",
+                object_type="model",
+                object_id=name,
+                details={"tags": dict(tags or {})},
+            )
+            return self._model_entity(session, model)
+
+    def delete_tag(self, name: str, key: str, *, version: int | None, actor: str) -> None:
+        """Remove a tag of the model (``version=None``) or of one version."""
+        with self.db.write() as session:
+            model = self._model(session, name)
+            if version is None:
+                session.execute(
+                    delete(ModelTag).where(ModelTag.model_id == model.id, ModelTag.key == key)
+                )
+                object_type, object_id = "model", name
+            else:
+                row = self._version_row(session, model, version)
+                session.execute(
+                    delete(VersionTag).where(VersionTag.version_id == row.id, VersionTag.key == key)
+                )
+                object_type, object_id = "model_version", f"{name}/{version}"
+            record_event(
+                session,
+                actor=actor,
+                action=f"{object_type}.untag",
+                object_type=object_type,
+                object_id=object_id,
+                details={"key": key},
+            )
 
     def set_alias(self, name: str, alias: str, version: int, *, actor: str) -> int | None:
         """Point ``alias`` at ``version``; returns the version it pointed at before."""

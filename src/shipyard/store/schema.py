@@ -35,6 +35,16 @@ class Experiment(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(256), unique=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    # "active" or "deleted" (MLflow's soft delete; a deleted experiment can be restored)
+    lifecycle_stage: Mapped[str] = mapped_column(String(16), server_default="active")
+
+
+class ExperimentTag(Base):
+    __tablename__ = "experiment_tags"
+
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
 
 
 class Run(Base):
@@ -50,6 +60,7 @@ class Run(Base):
     git_commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
     source: Mapped[str | None] = mapped_column(Text, nullable=True)
     user: Mapped[str] = mapped_column(String(128))
+    lifecycle_stage: Mapped[str] = mapped_column(String(16), server_default="active")
 
 
 class Param(Base):
@@ -111,6 +122,37 @@ class RunInput(Base):
     dataset: Mapped[str] = mapped_column(String(256), primary_key=True)
     version: Mapped[str] = mapped_column(String(64), primary_key=True)
     digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class LoggedModel(Base):
+    """An MLflow 3 logged model: files logged by a run before (or without) registering.
+
+    ``tags`` and ``params`` are small JSON objects; the files are ``LoggedModelFile`` rows.
+    """
+
+    __tablename__ = "logged_models"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # m-<32 hex>
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id"), index=True)
+    name: Mapped[str] = mapped_column(String(256))
+    source_run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    model_type: Mapped[str] = mapped_column(String(128), default="")
+    status: Mapped[str] = mapped_column(String(32))
+    lifecycle_stage: Mapped[str] = mapped_column(String(16), server_default="active")
+    tags: Mapped[dict[str, Any]] = mapped_column(JSON)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class LoggedModelFile(Base):
+    __tablename__ = "logged_model_files"
+
+    model_id: Mapped[str] = mapped_column(ForeignKey("logged_models.id"), primary_key=True)
+    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
 
 
 class Model(Base):
