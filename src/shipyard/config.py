@@ -57,9 +57,10 @@ class StoreSettings(BaseSettings):
     )
     trust_uploaded_code: bool = Field(
         default=False,
-        description="Let clients of a server register models that run code when loaded "
-        "(pickle/joblib, pyfunc, MLflow pickles). Off: only safe formats (skops with "
-        "scikit-learn/numpy/scipy types, ONNX) arrive through `shipyard serve`.",
+        description="Let clients of a server (the remote SDK, MLflow clients) register models "
+        "that run code when loaded (pickle/joblib, pyfunc, MLflow 2's cloudpickle). Off: only "
+        "formats that load as data (skops with scikit-learn/numpy/scipy types, ONNX) are "
+        "registered through `shipyard serve`; the others get a 400 naming this setting.",
     )
     sqlite_busy_timeout_s: float = Field(
         default=60.0, description="How long a SQLite writer waits for the write lock."
@@ -130,11 +131,6 @@ class ServerSettings(BaseSettings):
     )
     default_deployment: str | None = Field(
         default=None, description="The deployment that plain /invocations serves."
-    )
-    mlflow_trust_pickle: bool = Field(
-        default=False,
-        description="Let MLflow clients register models that run code when loaded (pickle, "
-        "cloudpickle: MLflow 2's sklearn default). Off: such a registration is refused (400).",
     )
     stats_flush_s: float = Field(
         default=1.0, gt=0, description="How often serving statistics are written to the store."

@@ -69,12 +69,13 @@ def serve(
         Path | None,
         typer.Option(help="Mutual TLS: only clients with a certificate this PEM CA signed."),
     ] = None,
-    trust_mlflow_pickle: Annotated[
+    trust_uploaded_code: Annotated[
         bool,
         typer.Option(
-            envvar="SHIPYARD_MLFLOW_TRUST_PICKLE",
-            help="Let MLflow clients register models that run code when loaded (pickle, "
-            "cloudpickle: MLflow 2's sklearn default); only if every such client is trusted.",
+            envvar="SHIPYARD_TRUST_UPLOADED_CODE",
+            help="Let clients (the remote SDK, MLflow clients) register models that run code "
+            "when loaded (pickle, cloudpickle, pyfunc: MLflow 2's sklearn default); only if "
+            "every client that may register is trusted.",
         ),
     ] = False,
     ca_bundle: Annotated[
@@ -106,7 +107,6 @@ def serve(
         pipelines=pipelines,
         auth=auth,
         open_metrics=open_metrics,
-        mlflow_trust_pickle=trust_mlflow_pickle,
         tls_cert=files.cert if files else None,
         tls_key=files.key if files else None,
         tls_client_ca=files.client_ca if files else None,
@@ -119,7 +119,7 @@ def serve(
         "SHIPYARD_PIPELINES": "true" if pipelines else "false",
         "SHIPYARD_AUTH": "true" if auth else "false",
         "SHIPYARD_OPEN_METRICS": "true" if open_metrics else "false",
-        "SHIPYARD_MLFLOW_TRUST_PICKLE": "true" if trust_mlflow_pickle else "false",
+        "SHIPYARD_TRUST_UPLOADED_CODE": "true" if trust_uploaded_code else "false",
     }
     if client.settings.db_url:
         env["SHIPYARD_DB_URL"] = client.settings.db_url

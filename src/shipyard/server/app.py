@@ -160,7 +160,7 @@ def create_app(
     api.include_router(artifacts_api.router)
     operations, operation_schemas = ops_api.build_router()
     api.include_router(operations)
-    mlflow_api.install(api, trust_pickle=settings.mlflow_trust_pickle)
+    mlflow_api.install(api)
 
     install_error_handlers(api)
     oip_errors = error_responses(404, 422, 503, body=OipErrorBody)

@@ -163,8 +163,9 @@ def test_registry_search_understands_the_3x_prompt_clause(http: TestClient, iris
 def test_a_pickled_model_needs_the_server_setting(workspace: Client, iris_model) -> None:
     model, _ = iris_model
     for trust in (False, True):
-        with serve(workspace, mlflow_trust_pickle=trust) as http:
-            headers = bearer(workspace, "scientist")
+        settings = workspace.settings.model_copy(update={"trust_uploaded_code": trust})
+        with Client(settings=settings) as server_side, serve(server_side) as http:
+            headers = bearer(server_side, "scientist")
             http.headers.update(headers)
             wait_until_known(http, headers)
             experiment = http.post(f"{API}/experiments/create", json={"name": f"p{trust}"})
@@ -181,7 +182,7 @@ def test_a_pickled_model_needs_the_server_setting(workspace: Client, iris_model)
                 assert answer.status_code == 200, answer.text
             else:
                 assert answer.status_code == 400
-                assert "SHIPYARD_MLFLOW_TRUST_PICKLE" in answer.json()["message"]
+                assert "SHIPYARD_TRUST_UPLOADED_CODE" in answer.json()["message"]
 
 
 def test_a_native_version_downloads_with_an_mlmodel(

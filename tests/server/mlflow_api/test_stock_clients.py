@@ -88,7 +88,7 @@ def test_a_stock_mlflow_client_tracks_registers_and_loads(version: str, workspac
     scientist = workspace.create_token(f"mlflow-{version}", "scientist").token
     deployer = workspace.create_token(f"deploy-{version}", "deployer").token
     # MLflow 2's sklearn flavor pickles by default: this server is told to trust it.
-    trust = {"SHIPYARD_MLFLOW_TRUST_PICKLE": "true"} if version.startswith("2.") else {}
+    trust = {"SHIPYARD_TRUST_UPLOADED_CODE": "true"} if version.startswith("2.") else {}
     process, url = start_server(workspace.settings.home, auth=True, env=trust)
     try:
         denied = _run_client(venv, url, "shp_" + "A" * 36, "wrong-token")

@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from shipyard.server.mlflow_api import artifacts, logged_models, registry, tracking
 
 
-def install(api: FastAPI, *, trust_pickle: bool = False) -> None:
-    """Add the routes; ``trust_pickle`` lets clients register models that run code on load."""
-    api.state.mlflow_trust_pickle = trust_pickle
+def install(api: FastAPI) -> None:
+    """Add the routes (``SHIPYARD_TRUST_UPLOADED_CODE`` decides whether clients may
+    register models that run code when loaded)."""
     for module in (tracking, registry, logged_models, artifacts):
         api.include_router(module.router())

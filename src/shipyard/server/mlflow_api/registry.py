@@ -34,7 +34,7 @@ _VERSION_ATTRIBUTES = {
 UNTRUSTED_HINT = (
     "This server refuses models that run code when loaded; log it with "
     "serialization_format='skops' (MLflow 3's default), or start the server with "
-    "SHIPYARD_MLFLOW_TRUST_PICKLE=1 (shipyard serve --trust-mlflow-pickle) if every "
+    "SHIPYARD_TRUST_UPLOADED_CODE=true (shipyard serve --trust-uploaded-code) if every "
     "client that may register is trusted."
 )
 

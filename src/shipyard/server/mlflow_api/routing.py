@@ -147,7 +147,7 @@ def make_call(request: Request, args: Args) -> Call:
         args,
         request.app.state.client,
         principal if isinstance(principal, Principal) else None,
-        bool(getattr(request.app.state, "mlflow_trust_pickle", False)),
+        request.app.state.client.settings.trust_uploaded_code,
     )
 
 
