@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from shipyard.entities import RunArtifact
 from shipyard.errors import InvalidInput
 from shipyard.registry.mlflow_source import mlmodel_for
+from shipyard.server.mlflow_api import wire
 from shipyard.server.mlflow_api.routing import Args, Call, json_response, make_call, read_args
 from shipyard.store import Store
 from shipyard.tracking import mlflow_artifacts
@@ -50,13 +51,7 @@ def _list(call: Call) -> dict[str, Any]:
     location = mlflow_artifacts.parse_location(path)
     files, _ = _files(call.client.store, location)
     listed = mlflow_artifacts.list_folder(files, location.relpath)
-    answer = []
-    for entry in listed:
-        item: dict[str, Any] = {"path": entry.name, "is_dir": entry.is_dir}
-        if entry.size is not None:
-            item["file_size"] = entry.size
-        answer.append(item)
-    return {"files": answer}
+    return {"files": wire.file_infos(listed)}
 
 
 def _download(call: Call, path: str, workdir: Path) -> tuple[Path, str]:

@@ -121,16 +121,7 @@ def list_artifacts(call: Call) -> dict[str, Any]:
         f"{root}/{call.args.get('artifact_directory_path', '')}"
     ).relpath
     listed = mlflow_artifacts.list_folder(store.logged_models.files(found.id), relpath)
-    files = []
-    for entry in listed:
-        item: dict[str, Any] = {
-            "path": f"{relpath}/{entry.name}" if relpath else entry.name,
-            "is_dir": entry.is_dir,
-        }
-        if entry.size is not None:
-            item["file_size"] = entry.size
-        files.append(item)
-    return {"root_uri": root, "files": files}
+    return {"root_uri": root, "files": wire.file_infos(listed, relpath)}
 
 
 ROUTES = [

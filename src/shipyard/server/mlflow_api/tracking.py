@@ -304,16 +304,7 @@ def list_artifacts(call: Call) -> dict[str, Any]:
     root = mlflow_artifacts.run_artifact_uri(run.experiment_id, run.id)
     relpath = mlflow_artifacts.parse_location(f"{root}/{call.args.get('path', '')}").relpath
     listed = mlflow_artifacts.list_folder(list(run.artifacts), relpath)
-    files = []
-    for entry in listed:
-        item: dict[str, Any] = {
-            "path": f"{relpath}/{entry.name}" if relpath else entry.name,
-            "is_dir": entry.is_dir,
-        }
-        if entry.size is not None:
-            item["file_size"] = entry.size
-        files.append(item)
-    return {"root_uri": root, "files": files}
+    return {"root_uri": root, "files": wire.file_infos(listed, relpath)}
 
 
 ROUTES = [

@@ -18,6 +18,7 @@ from shipyard.entities import (
 )
 from shipyard.registry.mlflow_source import MODEL_ID_TAG, SOURCE_TAG
 from shipyard.tracking.mlflow_artifacts import (
+    Listed,
     logged_model_artifact_uri,
     run_artifact_uri,
     version_artifact_uri,
@@ -25,6 +26,20 @@ from shipyard.tracking.mlflow_artifacts import (
 
 #: Version tags that are fields of MLflow's message instead (source, model_id).
 _HIDDEN_VERSION_TAGS = frozenset({SOURCE_TAG, MODEL_ID_TAG})
+
+
+def file_infos(listed: list[Listed], relpath: str = "") -> list[dict[str, Any]]:
+    """MLflow's FileInfo list: paths relative to the listed root, sizes of files only."""
+    infos = []
+    for entry in listed:
+        info: dict[str, Any] = {
+            "path": f"{relpath}/{entry.name}" if relpath else entry.name,
+            "is_dir": entry.is_dir,
+        }
+        if entry.size is not None:
+            info["file_size"] = entry.size
+        infos.append(info)
+    return infos
 
 
 def key_values(items: dict[str, Any]) -> list[dict[str, str]]:
