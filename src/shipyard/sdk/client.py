@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import time
 import typing
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -832,6 +833,13 @@ class Client(
     def add_webhook(self, url: str, events: list[str] | None = None) -> int:
         if not url.startswith(("http://", "https://")):
             raise InvalidInput(f"webhook URL must start with http:// or https://, got {url!r}")
+        try:
+            parts = urllib.parse.urlsplit(url)
+            parts.port  # noqa: B018 - parsing the port is the check (0..65535)
+        except ValueError as exc:
+            raise InvalidInput(f"webhook URL {url!r} is not a valid URL: {exc}") from exc
+        if not parts.hostname:
+            raise InvalidInput(f"webhook URL {url!r} names no host")
         return self.store.webhooks.add(url, events or ["*"], actor=self.actor)
 
     @operation(P.MANAGE_WEBHOOKS)

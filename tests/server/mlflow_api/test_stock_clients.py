@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = Path(__file__).with_name("stock_client.py")
 CLIENT_VERSIONS = ["2.22.5", "3.17.2"]
 
-pytestmark = pytest.mark.slow
+#: The first run builds the client's venv (about a minute), then the script runs.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def _venv(version: str) -> Path:
