@@ -252,3 +252,24 @@ def test_cli_commands_through_a_server(
     assert denied.exit_code != 0
     refused = runner.invoke(app, [*base, "serve"])
     assert refused.exit_code == 2 and "SHIPYARD_URL" in refused.output
+
+
+def test_batch_jobs_run_on_the_server_inside_its_batch_folders(
+    central: Central, unique: str, tmp_path: Path, breast_cancer, fitted_pipeline
+) -> None:
+    X, _ = breast_cancer
+    name = f"batch-{unique}"
+    folder = central.home / "batch" / unique
+    folder.mkdir(parents=True)
+    X.head(40).to_csv(folder / "in.csv", index=False)
+    with central.client("deployer") as client:
+        client.register_model(fitted_pipeline, name=name, sample_input=X.head(5))
+        job = client.batch_predict(f"models:/{name}/1", folder / "in.csv", folder / "out")
+        assert (job.status, job.rows_done) == ("succeeded", 40)
+        assert list((folder / "out").glob("*.parquet"))
+        outside = tmp_path / "elsewhere.csv"
+        X.head(5).to_csv(outside, index=False)
+        with pytest.raises(InvalidInput, match="outside the server's batch folders"):
+            client.batch_predict(f"models:/{name}/1", outside, folder / "out2")
+        with pytest.raises(InvalidInput, match="runs where the store is"):
+            client.register_pipeline("anything", "/tmp/pipeline.py")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from typing import TYPE_CHECKING, Any
 
-from shipyard.sdk.operations import operation
+from shipyard.sdk.operations import local_only, operation
 from shipyard.security.permissions import Permission as P
 from shipyard.store.pipeline_records import PipelineRecord, PipelineRunRecord, TriggerRecord
 
@@ -39,7 +39,7 @@ class PipelineMethods:
     def actor(self) -> str:
         raise NotImplementedError  # the Client says who is acting
 
-    @operation(P.RUN_PIPELINES)
+    @local_only("a pipeline is code the server will run: an admin registers it where the store is")
     def register_pipeline(self, name: str, source: str) -> PipelineRecord:
         """Register (or update) ``name`` from a .py file or an importable module."""
         return _service().register_pipeline(self.store, name, str(source), actor=self.actor)
