@@ -475,7 +475,9 @@ def measure(plan: Plan, repeat: int, configs: list[str], work: Path) -> dict[str
                 client = "shipyard" if config == "shipyard" else "mlflow"
                 say(f"warming up {LABELS[config]} (untimed: {asdict(warm)})")
                 for workload in WORKLOADS:
-                    time_workload(python, client, workload, warm, "warm", env, logs / "warm.log")
+                    time_workload(
+                        python, client, workload, warm, f"{config}-warm", env, logs / "warm.log"
+                    )
         for rep in range(repeat):
             for workload in WORKLOADS:
                 for config in configs:
@@ -486,7 +488,13 @@ def measure(plan: Plan, repeat: int, configs: list[str], work: Path) -> dict[str
                     say(f"[{rep + 1}/{repeat}] {LABELS[config]}: {workload}")
                     started = time.perf_counter()
                     result = time_workload(
-                        python, client, workload, plan, f"{rep}", env, logs / f"{config}.log"
+                        python,
+                        client,
+                        workload,
+                        plan,
+                        f"{config}-{rep}",
+                        env,
+                        logs / f"{config}.log",
                     )
                     for key, value in result.items():
                         samples[config].setdefault(key, []).append(value)
