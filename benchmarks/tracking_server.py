@@ -425,6 +425,7 @@ def measure(plan: Plan, repeat: int, configs: list[str], work: Path) -> dict[str
     logs.mkdir(parents=True)
     samples: dict[str, dict[str, list[float]]] = {c: {} for c in configs}
     skipped: dict[str, str] = {}
+    failed: dict[str, str] = {}
     envs: dict[str, tuple[Path, dict[str, str]]] = {}
     with contextlib.ExitStack() as stack:
         if "mlflow" in configs:
@@ -487,20 +488,20 @@ def measure(plan: Plan, repeat: int, configs: list[str], work: Path) -> dict[str
                     client = "shipyard" if config == "shipyard" else "mlflow"
                     say(f"[{rep + 1}/{repeat}] {LABELS[config]}: {workload}")
                     started = time.perf_counter()
-                    result = time_workload(
-                        python,
-                        client,
-                        workload,
-                        plan,
-                        f"{config}-{rep}",
-                        env,
-                        logs / f"{config}.log",
-                    )
+                    try:
+                        result = time_workload(
+                            python, client, workload, plan, f"{config}-{rep}", env,
+                            logs / f"{config}.log",
+                        )  # fmt: skip
+                    except RuntimeError as error:  # report it and measure the rest
+                        failed[f"{LABELS[config]}: {workload}"] = str(error)
+                        say(f"    FAILED: {error}")
+                        continue
                     for key, value in result.items():
                         samples[config].setdefault(key, []).append(value)
                     shown = ", ".join(f"{k} {v:.2f} s" for k, v in result.items())
                     say(f"    {shown}  (process {time.perf_counter() - started:.1f} s)")
-    return {"samples": samples, "skipped": skipped, "mlflow_versions": versions}
+    return {"samples": samples, "skipped": skipped, "failed": failed, "mlflow_versions": versions}
 
 
 @dataclass(frozen=True)
@@ -540,8 +541,8 @@ def report(plan: Plan, repeat: int, data: dict[str, Any]) -> list[str]:
     if "points_loop" in mlflow:
         faster = min(("points_loop", "points_batch"), key=lambda k: mlflow[k])
         mlflow = {**mlflow, "points_best": mlflow[faster]}
-        ours = {**ours, "points_best": ours.get("points_loop", float("nan"))}
-        theirs_shipyard = dict(theirs_shipyard)
+        if "points_loop" in ours:
+            ours = {**ours, "points_best": ours["points_loop"]}
     else:
         faster = "-"
 
@@ -588,6 +589,8 @@ def report(plan: Plan, repeat: int, data: dict[str, Any]) -> list[str]:
     ]
     for config, why in data["skipped"].items():
         lines.append(f"SKIPPED {LABELS[config]}: {why}")
+    for what, why in data.get("failed", {}).items():
+        lines.append(f"FAILED {what}: {why}")
     return lines
 
 
