@@ -251,7 +251,7 @@ def _path_segment(name: str, value: Any) -> str:
 
 
 def _is_local_callback(op: Operation, name: str) -> bool:
-    return name not in {p.name for p in op.wire_parameters()}
+    return name not in op.wire_names
 
 
 class RemoteArtifactStore(ArtifactStore):
