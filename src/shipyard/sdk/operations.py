@@ -145,6 +145,7 @@ def local_only(reason: str) -> Callable[[F], F]:
     return declare
 
 
+@functools.cache
 def operations_of(cls: type) -> dict[str, Operation]:
     """Every operation a client class declares, by name."""
     found: dict[str, Operation] = {}

@@ -12,6 +12,7 @@ caller's identity in the audit context, exactly as a local call would.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import io
 import json
@@ -19,6 +20,7 @@ import re
 import tempfile
 import types
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -53,54 +55,89 @@ class UploadRef(BaseModel):
     value: str | int | float | None = None
 
 
-#: Where the argument schemas live in ``/openapi.json`` (apart from the control API's).
+#: Where the argument and result schemas live in ``/openapi.json``.
 SCHEMA_PREFIX = "op."
+_REF = f"#/components/schemas/{SCHEMA_PREFIX}{{model}}"
+
+
+@dataclass(frozen=True)
+class _Wire:
+    """What an operation's route needs, built once per process: pydantic models and
+    schemas cost ~20 ms an operation, and tests make many apps."""
+
+    body: type[BaseModel] | None
+    fields: list[str]
+    result: TypeAdapter[Any] | None
+    request_doc: dict[str, Any] | None
+    responses: dict[int | str, dict[str, Any]]
+    schemas: dict[str, Any]
 
 
 def build_router() -> tuple[APIRouter, dict[str, Any]]:
-    """The operation routes and the JSON schemas their bodies refer to."""
+    """The operation routes and the JSON schemas their documentation refers to."""
     router = APIRouter(tags=["operations"], responses=error_responses(400, 404, 409, 422))
     schemas: dict[str, Any] = {}
-    for op in sorted(operations_of(Client).values(), key=lambda o: o.name):
-        body, fields = _body_model(op)
-        extra = None
-        if body is not None:
-            ref = _document_body(body, schemas)
-            extra = {"requestBody": {"required": True, "content": {"application/json": ref}}}
+    operations = operations_of(Client)
+    for name in sorted(operations):
+        op = operations[name]
+        wire = _wire(name)
+        schemas.update(wire.schemas)
         router.add_api_route(
             op.path,
-            _endpoint(op, body, fields),
+            _endpoint(op, wire),
             methods=["POST"],
             name=f"op_{op.name}",
             summary=op.name,
             description=inspect.getdoc(op.function) or "",
-            response_model=_documented(op.hints.get("return")),
-            response_class=JSONResponse,
-            responses=_table_response(op.hints.get("return")),
-            openapi_extra=extra,
+            response_model=None,  # documented below; the endpoint answers a Response
+            responses=wire.responses,
+            openapi_extra=wire.request_doc,
         )
     return router, schemas
 
 
-def _table_response(returns: Any) -> dict[int | str, dict[str, Any]] | None:
-    """An untyped result may be a table, answered as Parquet: say so."""
-    if returns is not Any:
-        return None
-    binary = {"schema": {"type": "string", "format": "binary"}}
-    return {200: {"content": {"application/json": {"schema": {}}, PARQUET: binary}}}
+@functools.cache
+def _wire(name: str) -> _Wire:
+    op = operations_of(Client)[name]
+    schemas: dict[str, Any] = {}
+    body, fields = _body_model(op)
+    request_doc = None
+    if body is not None:
+        ref = {"schema": _hoist(body.model_json_schema(ref_template=_REF), body.__name__, schemas)}
+        request_doc = {"requestBody": {"required": True, "content": {"application/json": ref}}}
+    returns = op.hints.get("return")
+    result = None if returns is None else TypeAdapter(returns)
+    return _Wire(body, fields, result, request_doc, _responses(op, returns, schemas), schemas)
 
 
-def _document_body(body: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any]:
-    template = f"#/components/schemas/{SCHEMA_PREFIX}{{model}}"
-    schema = body.model_json_schema(ref_template=template)
-    for name, definition in schema.pop("$defs", {}).items():
-        schemas[SCHEMA_PREFIX + name] = definition
-    schemas[SCHEMA_PREFIX + body.__name__] = schema
-    return {"schema": {"$ref": template.format(model=body.__name__)}}
+def _responses(op: Operation, returns: Any, schemas: dict[str, Any]) -> dict[int | str, Any]:
+    """The success answer's documentation: the result's schema, Parquet for an untyped
+    result (a table), nothing more for a result whose schema cannot be written."""
+    if returns is Any:
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        return {200: {"content": {"application/json": {"schema": {}}, PARQUET: binary}}}
+    if returns is None:
+        return {200: {"content": {"application/json": {"schema": {"type": "null"}}}}}
+    camel = "".join(part.title() for part in op.name.split("_")) + "Result"
+    try:
+        schema = TypeAdapter(returns).json_schema(mode="serialization", ref_template=_REF)
+    except Exception:  # pydantic raises several kinds; undocumented is fine
+        return {}
+    if "prefixItems" in json.dumps(schema):  # FastAPI rewrites tuples in a form 3.1 rejects
+        return {}
+    return {200: {"content": {"application/json": {"schema": _hoist(schema, camel, schemas)}}}}
+
+
+def _hoist(schema: dict[str, Any], name: str, schemas: dict[str, Any]) -> dict[str, Any]:
+    """Move a schema and its definitions into the document's components; answer a $ref."""
+    for key, definition in schema.pop("$defs", {}).items():
+        schemas[SCHEMA_PREFIX + key] = definition
+    schemas[SCHEMA_PREFIX + name] = schema
+    return {"$ref": _REF.format(model=name)}
 
 
 def document_operations(api: FastAPI, schemas: dict[str, Any]) -> None:
-    """Add the operations' argument schemas to ``/openapi.json``."""
+    """Add the operations' schemas to ``/openapi.json``."""
     build = api.openapi
 
     def openapi() -> dict[str, Any]:
@@ -111,18 +148,6 @@ def document_operations(api: FastAPI, schemas: dict[str, Any]) -> None:
         return document
 
     api.openapi = openapi  # type: ignore[method-assign]
-
-
-def _documented(returns: Any) -> Any:
-    """The result type for the OpenAPI document, when it has a JSON schema."""
-    if returns is None or returns is Any:
-        return None
-    try:
-        schema = TypeAdapter(returns).json_schema(mode="serialization")
-    except Exception:  # pydantic raises several kinds; undocumented is fine
-        return None
-    # FastAPI renders a tuple's prefixItems in a form OpenAPI 3.1 rejects; leave those out.
-    return None if "prefixItems" in json.dumps(schema) else returns
 
 
 def _body_model(op: Operation) -> tuple[type[BaseModel] | None, list[str]]:
@@ -164,9 +189,8 @@ def _bounded(name: str, hint: Any) -> Any:
     return hint
 
 
-def _endpoint(op: Operation, body: type[BaseModel] | None, fields: list[str]) -> Any:
-    returns = op.hints.get("return")
-    adapter: TypeAdapter[Any] | None = None if returns is None else TypeAdapter(returns)
+def _endpoint(op: Operation, wire: _Wire) -> Any:
+    body, fields, adapter = wire.body, wire.fields, wire.result
 
     def run(client: Client, arguments: dict[str, Any]) -> Response:
         if not op.uploads:
