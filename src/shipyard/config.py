@@ -173,6 +173,13 @@ class ServerSettings(BaseSettings):
         default=None,
         description="PEM CA bundle for mutual TLS: clients must present a certificate it signed.",
     )
+    graceful_shutdown_s: int = Field(
+        default=30,
+        ge=1,
+        description="On SIGTERM, seconds the server waits for requests in flight before it "
+        "closes their connections (uvicorn's graceful shutdown); a pod's "
+        "terminationGracePeriodSeconds must be longer (`shipyard k8s` sets both).",
+    )
     keep_alive_s: int = Field(
         default=5,
         ge=1,

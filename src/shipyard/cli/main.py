@@ -16,6 +16,7 @@ from shipyard.cli.audit import audit_app
 from shipyard.cli.batch import batch_app
 from shipyard.cli.datasets import datasets_app, lineage
 from shipyard.cli.deployments import deployments_app
+from shipyard.cli.k8s import k8s
 from shipyard.cli.keys import keys_app
 from shipyard.cli.models import models_app
 from shipyard.cli.monitor import feedback_app, monitor_app
@@ -52,6 +53,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")
 app.add_typer(batch_app, name="batch")
 app.add_typer(stream_app, name="stream")
+app.command("k8s")(k8s)
 app.command("lineage")(lineage)
 app.command("optimize")(optimize)
 app.command("quickstart")(quickstart)

@@ -168,7 +168,7 @@ def serve(
         lifespan="on",
         access_log=False,
         log_level=log_level,
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=settings.graceful_shutdown_s,
         timeout_keep_alive=settings.keep_alive_s,
         # TLS: uvicorn carries the file names into every worker, where our factory
         # builds the context (TLS >= 1.2; client certificates required with a CA).

@@ -53,6 +53,7 @@ from shipyard.sdk.access import AccessMethods
 from shipyard.sdk.audit import AuditMethods
 from shipyard.sdk.batch import BatchMethods
 from shipyard.sdk.explain import ExplainMethods
+from shipyard.sdk.k8s import KubernetesMethods
 from shipyard.sdk.keys import KeyMethods
 from shipyard.sdk.operations import operation
 from shipyard.sdk.optimize import OptimizeMethods
@@ -158,6 +159,7 @@ class Client(
     StreamMethods,
     ExplainMethods,
     OptimizeMethods,
+    KubernetesMethods,
 ):
     def __init__(
         self,
