@@ -141,7 +141,9 @@ def test_datasets_round_trip_and_are_recorded_as_run_inputs(
     assert sdk.lineage(f"datasets:/{name}/3").id.endswith("/3")
 
 
-def test_a_deployment_lifecycle(sdk: Client, unique: str, breast_cancer, fitted_pipeline) -> None:
+def test_a_deployment_lifecycle(
+    sdk: Client, unique: str, breast_cancer, fitted_pipeline, tmp_path: Path
+) -> None:
     X, _ = breast_cancer
     model, name = f"dep-model-{unique}", f"dep-{unique}"
     sdk.register_model(fitted_pipeline, name=model, sample_input=X.head(10))
@@ -160,6 +162,10 @@ def test_a_deployment_lifecycle(sdk: Client, unique: str, breast_cancer, fitted_
     assert name in [d.name for d in sdk.list_deployments()]
     assert sdk.get_deployment(name).policy["kind"] == "canary"
     assert sdk.predictions(name).empty
+    # Kubernetes manifests only read the deployment: written here on both back ends.
+    written = sdk.write_kubernetes_manifests(name, tmp_path / "k8s")
+    assert {"Deployment", "Service", "HorizontalPodAutoscaler"} <= {m.kind for m in written}
+    assert name in (tmp_path / "k8s" / "deployment.yaml").read_text()
     sdk.delete_deployment(name)
     with pytest.raises(NotFound):
         sdk.get_deployment(name)
