@@ -172,3 +172,52 @@ def test_credentials_never_go_into_a_config_map():
         K8sOptions(cpu_limit="one")
     with pytest.raises(InvalidInput, match="max-replicas"):
         K8sOptions(replicas=3, max_replicas=2)
+    with pytest.raises(InvalidInput, match="DNS-1123"):
+        K8sOptions(namespace="ML_team")
+    with pytest.raises(InvalidInput, match="cron"):
+        K8sOptions(batch_schedule="nightly")
+
+
+def _expanded(args: list[str]) -> list[str]:
+    """Arguments as the kubelet expands them (``$(VAR)`` from the container's env)."""
+    values = {"$(SHIPYARD_MODEL_THREADS)": "1", "$(POD_NAME)": "pod-0"}
+    values["$(SHIPYARD_BATCH_JOB)"] = "shipyard-fraud-batch-29000000"
+    out = []
+    for arg in args:
+        for var, value in values.items():
+            arg = arg.replace(var, value)
+        assert "$(" not in arg, arg
+        out.append(arg)
+    return out
+
+
+def test_every_command_parses_with_the_real_cli(manifest_sets, monkeypatch):
+    """Each container's ``shipyard ARGS`` names a command and options that exist, with
+    values of the right type (parsed by the CLI itself, not run), in the environment the
+    pod gives it (options such as ``--redis`` come from Secret keys)."""
+    import typer.main
+
+    from shipyard.cli.main import app
+
+    root = typer.main.get_command(app)
+    seen = set()
+    for manifests in manifest_sets.values():
+        for spec in _pod_specs(manifests):
+            for container in spec["containers"]:
+                assert container["command"] == ["shipyard"]
+                args = _expanded(container["args"])
+                for env in container["env"]:
+                    monkeypatch.setenv(env["name"], env.get("value", "from-the-pod"))
+                command = root
+                while args and args[0] in getattr(command, "commands", {}):
+                    name, args = args[0], args[1:]
+                    command = command.commands[name]  # type: ignore[attr-defined]
+                    seen.add(name)
+                command.make_context(command.name, list(args))  # raises on any bad option
+                for env in container["env"]:
+                    monkeypatch.delenv(env["name"])
+                for env in container["env"]:
+                    ref = env.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath", "")
+                    if "labels[" in ref:
+                        assert "batch.kubernetes.io/job-name" in ref
+    assert {"serve", "worker", "predict", "consume"} <= seen

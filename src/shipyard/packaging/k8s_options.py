@@ -23,6 +23,7 @@ PRESTOP_S = 10
 #: last segment, batchers (already empty by then).
 SHUTDOWN_MARGIN_S = 15
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _CRON = re.compile(r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$")
 
 
@@ -74,6 +75,11 @@ class K8sOptions:
             raise InvalidInput("--target-cpu must be a percentage from 1 to 100")
         if self.startup_timeout_s < 10 or self.drain_s < 1 or self.stream_replicas < 1:
             raise InvalidInput("--startup-timeout >= 10 s, --drain >= 1 s, stream replicas >= 1")
+        for option, name in (("--namespace", self.namespace), ("--secret", self.secret)):
+            if name is not None and not _DNS_LABEL.fullmatch(name):
+                raise InvalidInput(f"{option} {name!r} is not a DNS-1123 label (a-z, 0-9, -)")
+        if not self.image.strip() or any(c.isspace() for c in self.image):
+            raise InvalidInput(f"--image {self.image!r} is not an image reference")
         if not _CRON.fullmatch(self.batch_schedule.strip()):
             raise InvalidInput(f"--batch-schedule {self.batch_schedule!r} is not a cron schedule")
         if self.artifacts_url is not None and has_credentials(self.artifacts_url):
