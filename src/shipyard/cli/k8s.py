@@ -119,9 +119,17 @@ def k8s(
         print_json({"deployment": deployment, "name": base_name(deployment), "files": files})
         return
     table(None, ["file", "kind", "name"], [(f["file"], f["kind"], f["name"]) for f in files])
+    ns = f"-n {namespace} " if namespace else ""
+    keys = "--from-literal=SHIPYARD_DB_URL=..."
+    if options.artifacts_url is None and not any(
+        m.kind == "ConfigMap" and "SHIPYARD_ARTIFACTS_URL" in m.obj["data"] for m in manifests
+    ):
+        keys += " --from-literal=SHIPYARD_ARTIFACTS_URL=s3://..."
+    if stream:
+        keys += " --from-literal=SHIPYARD_REDIS_URL=redis://..."
     console.print(
-        f"create the Secret first: kubectl create secret generic {secret} "
-        "--from-literal=SHIPYARD_DB_URL=... (see docs/kubernetes.md); "
-        f"then kubectl apply -f {out}",
+        f"create the Secret first (docs/kubernetes.md): kubectl {ns}create secret generic "
+        f"{secret} {keys}\nthen: kubectl {ns}apply -f {out}",
         highlight=False,
+        soft_wrap=True,
     )
