@@ -105,7 +105,7 @@ def inference_service(base: str, deployment: str, config_map: str, options: K8sO
 
     RawDeployment mode: KServe creates a plain Deployment, Service and HPA, so the
     probes, preStop hook and security context above apply unchanged (Knative's
-    serverless mode restricts which container fields a revision may set).
+    serverless mode refuses user lifecycle hooks: knative/serving#687, #16463).
     """
     container = serving_container(deployment, config_map, options)
     container["name"] = "kserve-container"  # the name KServe looks for
