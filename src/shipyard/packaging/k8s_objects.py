@@ -115,6 +115,7 @@ def inference_service(base: str, deployment: str, config_map: str, options: K8sO
             ref["containerName"] = "kserve-container"
     meta = pods.metadata(base, base, "serving", options)
     meta["annotations"] = {
+        # "Standard" in recent KServe, which still accepts (normalizes) the older name.
         "serving.kserve.io/deploymentMode": "RawDeployment",
         "serving.kserve.io/autoscalerClass": "hpa",
         "serving.kserve.io/enable-prometheus-scraping": "true" if options.open_metrics else "false",
