@@ -22,8 +22,11 @@ OPTION_SETS: dict[str, K8sOptions] = {
         stream="orders",
         stream_replicas=2,
         artifacts_url="s3://bucket/shipyard",
+        encryption_secret="shipyard-key",
     ),
-    "kserve": K8sOptions(kserve=True, stream="orders", stream_group="scorers"),
+    "kserve": K8sOptions(
+        kserve=True, stream="orders", stream_group="scorers", encryption_secret="shipyard-key"
+    ),
     "closed-metrics": K8sOptions(open_metrics=False, service_monitor=True, worker=False),
     "no-extras": K8sOptions(worker=False, batch=False, replicas=1),
 }

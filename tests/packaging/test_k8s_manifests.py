@@ -4,6 +4,7 @@ the Service reaches, a grace period longer than its drain, valid names."""
 from __future__ import annotations
 
 import inspect
+import json
 from typing import Any
 
 import pytest
@@ -221,3 +222,32 @@ def test_every_command_parses_with_the_real_cli(manifest_sets, monkeypatch):
                     if "labels[" in ref:
                         assert "batch.kubernetes.io/job-name" in ref
     assert {"serve", "worker", "predict", "consume"} <= seen
+
+
+def test_an_encrypted_workspace_gets_its_key_from_a_secret(manifest_sets, tmp_path):
+    from shipyard.config import StoreSettings
+    from shipyard.sdk.keys import create_key_file
+
+    for key in ("full", "kserve"):
+        for spec in _pod_specs(manifest_sets[key]):
+            [volume] = [v for v in spec["volumes"] if v["name"] == "encryption-key"]
+            assert volume["secret"] == {"secretName": "shipyard-key", "defaultMode": 0o440}
+            for container in spec["containers"]:
+                env = {e["name"]: e.get("value") for e in container["env"]}
+                mount = next(m for m in container["volumeMounts"] if m["name"] == "encryption-key")
+                assert mount["readOnly"] is True
+                assert env["SHIPYARD_ENCRYPTION_KEY_FILE"] == mount["mountPath"] + "/key"
+    key_file = tmp_path / "workspace.key"
+    create_key_file(key_file)
+    settings = StoreSettings(home=tmp_path / "ws", encryption_key_file=key_file, user="tester")
+    with Client(settings=settings) as encrypted:
+        import pandas as pd
+        from sklearn.dummy import DummyClassifier
+
+        X = pd.DataFrame({"a": [0.0, 1.0]})
+        encrypted.register_model(DummyClassifier().fit(X, [0, 1]), name="m", sample_input=X)
+        encrypted.create_deployment("m", "m/1")
+        with pytest.raises(InvalidInput, match="encrypts its artifacts"):
+            encrypted.kubernetes_manifests("m")
+        written = encrypted.kubernetes_manifests("m", K8sOptions(encryption_secret="m-key"))
+        assert key_file.read_text().strip() not in json.dumps([m.obj for m in written])

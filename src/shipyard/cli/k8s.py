@@ -51,6 +51,12 @@ def k8s(
     secret: Annotated[
         str, typer.Option(help="The Secret you create (SHIPYARD_DB_URL, ...); never written.")
     ] = K8sOptions.secret,
+    encryption_key_secret: Annotated[
+        str | None,
+        typer.Option(
+            help="A Secret holding the workspace's encryption key as `key` (mounted read-only)."
+        ),
+    ] = None,
     artifacts_url: Annotated[
         str | None,
         typer.Option(
@@ -101,6 +107,7 @@ def k8s(
         startup_timeout_s=startup_timeout,
         drain_s=drain,
         secret=secret,
+        encryption_secret=encryption_key_secret,
         artifacts_url=artifacts_url,
         open_metrics=open_metrics,
         service_monitor=service_monitor,

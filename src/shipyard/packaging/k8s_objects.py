@@ -123,7 +123,7 @@ def inference_service(base: str, deployment: str, config_map: str, options: K8sO
         "prometheus.kserve.io/path": "/metrics",
         "shipyard.dev/deployment": deployment,
     }
-    spec = pods.pod_spec([container], options.grace_s)
+    spec = pods.pod_spec([container], options.grace_s, options)
     # KServe labels the predictor's pods itself; spread on the label it sets.
     spec["topologySpreadConstraints"] = pods.spread({"serving.kserve.io/inferenceservice": base})
     predictor: Obj = {

@@ -14,6 +14,8 @@ PORT = 8080
 UID = 10001
 #: Where the writable emptyDir volumes go (the root filesystem is read-only).
 HOME = "/var/lib/shipyard"
+#: Where the workspace's encryption key (a Secret volume) is mounted, read-only.
+KEY_DIR = "/etc/shipyard/keys"
 #: The image's serving process drains this long on SIGTERM unless told otherwise.
 DEFAULT_DRAIN_S = 30
 #: Seconds the preStop hook waits, so that endpoints controllers and load balancers
@@ -44,6 +46,7 @@ class K8sOptions:
     startup_timeout_s: int = 300
     drain_s: int = DEFAULT_DRAIN_S
     secret: str = "shipyard"
+    encryption_secret: str | None = None  # a Secret with the workspace key file as `key`
     artifacts_url: str | None = None
     open_metrics: bool = True
     service_monitor: bool = False
@@ -75,7 +78,11 @@ class K8sOptions:
             raise InvalidInput("--target-cpu must be a percentage from 1 to 100")
         if self.startup_timeout_s < 10 or self.drain_s < 1 or self.stream_replicas < 1:
             raise InvalidInput("--startup-timeout >= 10 s, --drain >= 1 s, stream replicas >= 1")
-        for option, name in (("--namespace", self.namespace), ("--secret", self.secret)):
+        for option, name in (
+            ("--namespace", self.namespace),
+            ("--secret", self.secret),
+            ("--encryption-key-secret", self.encryption_secret),
+        ):
             if name is not None and not _DNS_LABEL.fullmatch(name):
                 raise InvalidInput(f"{option} {name!r} is not a DNS-1123 label (a-z, 0-9, -)")
         if not self.image.strip() or any(c.isspace() for c in self.image):

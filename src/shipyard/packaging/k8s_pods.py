@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shipyard.packaging.k8s_options import HOME, PORT, PRESTOP_S, UID, K8sOptions
+from shipyard.packaging.k8s_options import HOME, KEY_DIR, PORT, PRESTOP_S, UID, K8sOptions
 
 Obj = dict[str, Any]
 
@@ -95,6 +95,8 @@ def environment(container: str, options: K8sOptions) -> list[Obj]:
     env.append(secret_env("SHIPYARD_DB_URL", options))
     if options.artifacts_url is None:
         env.append(secret_env("SHIPYARD_ARTIFACTS_URL", options))
+    if options.encryption_secret is not None:
+        env.append({"name": "SHIPYARD_ENCRYPTION_KEY_FILE", "value": f"{KEY_DIR}/key"})
     return env
 
 
@@ -127,19 +129,31 @@ def container(
             {"name": "tmp", "mountPath": "/tmp"},
         ],
     }
+    if options.encryption_secret is not None:
+        spec["volumeMounts"].append(
+            {"name": "encryption-key", "mountPath": KEY_DIR, "readOnly": True}
+        )
     spec.update(extra)
     return spec
 
 
-def volumes() -> list[Obj]:
-    """Writable scratch space: the workspace folder (artifact cache) and /tmp."""
-    return [
+def volumes(options: K8sOptions) -> list[Obj]:
+    """Writable scratch space (the workspace folder: artifact cache; /tmp) and, for an
+    encrypted workspace, its key from a Secret: readable by the pod's group (fsGroup)
+    only, never written into a manifest."""
+    found: list[Obj] = [
         {"name": "home", "emptyDir": {"sizeLimit": "2Gi"}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "512Mi"}},
     ]
+    if options.encryption_secret is not None:
+        secret = {"secretName": options.encryption_secret, "defaultMode": 0o440}
+        found.append({"name": "encryption-key", "secret": secret})
+    return found
 
 
-def pod_spec(containers: list[Obj], grace_s: int, *, restart: str | None = None) -> Obj:
+def pod_spec(
+    containers: list[Obj], grace_s: int, options: K8sOptions, *, restart: str | None = None
+) -> Obj:
     """A pod that talks to nothing in the Kubernetes API and gets no service links
     (a Service named ``shipyard`` would otherwise inject ``SHIPYARD_PORT=tcp://...``,
     which the ``SHIPYARD_`` settings would read)."""
@@ -149,7 +163,7 @@ def pod_spec(containers: list[Obj], grace_s: int, *, restart: str | None = None)
         "securityContext": pod_security(),
         "terminationGracePeriodSeconds": grace_s,
         "containers": containers,
-        "volumes": volumes(),
+        "volumes": volumes(options),
     }
     if restart is not None:
         spec["restartPolicy"] = restart

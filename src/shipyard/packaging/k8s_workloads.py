@@ -59,7 +59,9 @@ def serving_deployment(
             **_deployment_annotation(deployment),
             **pods.scrape_annotations(PORT, options.open_metrics),
         },
-        pods.pod_spec([serving_container(deployment, config_map, options)], options.grace_s),
+        pods.pod_spec(
+            [serving_container(deployment, config_map, options)], options.grace_s, options
+        ),
     )
     template["spec"]["topologySpreadConstraints"] = pods.spread(pods.labels(name, "serving"))
     spec: Obj = {
@@ -93,7 +95,10 @@ def worker_deployment(
             "replicas": 1,
             "selector": {"matchLabels": pods.labels(base, "worker")},
             "template": _template(
-                base, "worker", _deployment_annotation(deployment), pods.pod_spec([container], 60)
+                base,
+                "worker",
+                _deployment_annotation(deployment),
+                pods.pod_spec([container], 60, options),
             ),
         },
     )
@@ -136,7 +141,7 @@ def stream_deployment(
         base,
         "stream",
         {**_deployment_annotation(deployment), **pods.scrape_annotations(STREAM_METRICS_PORT)},
-        pods.pod_spec([container], 60),
+        pods.pod_spec([container], 60, options),
     )
     template["spec"]["topologySpreadConstraints"] = pods.spread(pods.labels(base, "stream"))
     return _object(
@@ -185,7 +190,7 @@ def batch_job_spec(base: str, deployment: str, config_map: str, options: K8sOpti
         base,
         "batch",
         _deployment_annotation(deployment),
-        pods.pod_spec([container], 60, restart="Never"),
+        pods.pod_spec([container], 60, options, restart="Never"),
     )
     return {"backoffLimit": 3, "ttlSecondsAfterFinished": 7 * 24 * 3600, "template": template}
 

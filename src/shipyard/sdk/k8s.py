@@ -11,6 +11,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from shipyard.errors import InvalidInput
 from shipyard.packaging.k8s import Manifest, build_manifests, write_manifests
 from shipyard.packaging.k8s_options import K8sOptions, has_credentials, is_cluster_url
 
@@ -36,10 +37,21 @@ class KubernetesMethods:
         Without ``options.artifacts_url``, a direct client whose store keeps artifacts in
         an object store (``s3://...``, no credentials in the URL) puts that URL in the
         ConfigMap, since every replica must share it; otherwise the pods read
-        ``SHIPYARD_ARTIFACTS_URL`` from the Secret.
+        ``SHIPYARD_ARTIFACTS_URL`` from the Secret. A direct client on an encrypted
+        workspace refuses to write manifests whose pods could not read its artifacts.
         """
         record = self.get_deployment(deployment)
         options = options or K8sOptions()
+        if (
+            self._remote is None
+            and self.settings.encryption_key_file is not None
+            and options.encryption_secret is None
+        ):
+            raise InvalidInput(
+                "this workspace encrypts its artifacts, so every pod needs the key: create "
+                "a Secret holding it (kubectl create secret generic shipyard-key "
+                "--from-file=key=KEYFILE) and pass encryption_secret (--encryption-key-secret)"
+            )
         local_url = self.settings.artifacts_url if self._remote is None else None
         if (
             options.artifacts_url is None
