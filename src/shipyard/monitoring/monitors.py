@@ -265,7 +265,8 @@ class MonitorRunner(LeasedLoop):
 
     def __init__(self, store: Store, holder: str, *, tick_s: float = 1.0) -> None:
         super().__init__(store, holder, tick_s=tick_s, lease_ttl_s=tick_s * 10)
-        self.latest: dict[tuple[str, str], float] = {}
+        #: (monitor, deployment, metric) -> the last value (``shipyard_monitor_value``).
+        self.latest: dict[tuple[str, str, str], float] = {}
 
     def work(self) -> None:
         """Blocking: run every monitor whose interval has passed."""
@@ -277,7 +278,7 @@ class MonitorRunner(LeasedLoop):
             try:
                 for metric, value in run_monitor(self.store, record.name).items():
                     if value is not None:
-                        self.latest[(record.name, metric)] = value
+                        self.latest[(record.name, spec.deployment, metric)] = value
             except ShipyardError as exc:
                 logger.warning("monitor %s: %s", record.name, exc)
                 self.store.monitors.record_run(record.name, now_ms(), {})
