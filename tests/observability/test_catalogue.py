@@ -33,9 +33,13 @@ def _registered(sqlite_client: Client) -> CollectorRegistry:
     # one child per labelled metric: a wrong label count raises here
     for exporter in exporters:
         for value in vars(exporter).values():
-            if isinstance(value, MetricWrapperBase) and not value._labelvalues:
-                if value._labelnames:  # a parent, not a cached child
-                    value.labels(*["x"] * len(value._labelnames))
+            # a labelled parent, not a cached child
+            if (
+                isinstance(value, MetricWrapperBase)
+                and value._labelnames
+                and not value._labelvalues
+            ):
+                value.labels(*["x"] * len(value._labelnames))
     core.dataplane.stats.pair("fraud", 2, 1).record([1, 0], [1, 1], None, None)
     core.routing.rollouts["fraud"] = RolloutRecord(
         1, "fraud", "running", {"steps": [5, 25]}, 1, 2, {}, 0, 1_700_000_000_000, "", "t", 0, 0

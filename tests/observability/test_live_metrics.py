@@ -100,8 +100,7 @@ def test_every_metric_the_dashboard_and_rules_name_is_exported(
     while True:
         families = _scrape(url)
         if (
-            families.get("shipyard_mirror_comparisons")
-            and families.get("shipyard_monitor_value")
+            families.get("shipyard_mirror_comparisons") and families.get("shipyard_monitor_value")
         ) or time.monotonic() > deadline:
             break
         time.sleep(0.2)

@@ -8,7 +8,7 @@ from tests.observability.promql_checks import metric_names, substitute
 
 
 def test_grafana_variables_are_substituted_before_parsing() -> None:
-    expr = 'rate(shipyard_requests_total{deployment=~"$deployment",v="${version}"}[$__rate_interval])'
+    expr = 'rate(shipyard_requests_total{deployment=~"$deployment",v="${v}"}[$__rate_interval])'
     assert substitute(expr) == (
         'rate(shipyard_requests_total{deployment=~"placeholder",v="placeholder"}[5m])'
     )
