@@ -268,10 +268,21 @@ class MonitorRunner(LeasedLoop):
         #: (monitor, deployment, metric) -> the last value (``shipyard_monitor_value``).
         self.latest: dict[tuple[str, str, str], float] = {}
 
+    def tick(self) -> None:
+        super().tick()
+        if not self.leading and self.latest:
+            # Another process runs the monitors now: its values are the service's, and
+            # ours would go stale on /metrics (dashboards take the max over replicas).
+            self.latest.clear()
+
     def work(self) -> None:
         """Blocking: run every monitor whose interval has passed."""
         now = time.time() * 1000
-        for record in self.store.monitors.all():
+        records = self.store.monitors.all()
+        names = {record.name for record in records}
+        for key in [key for key in self.latest if key[0] not in names]:
+            del self.latest[key]  # a deleted monitor's last values
+        for record in records:
             spec = MonitorSpec.from_dict(record.spec)
             if now - record.last_run_at < spec.interval_s * 1000:
                 continue
