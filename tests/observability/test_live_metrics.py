@@ -75,9 +75,13 @@ def _serve_traffic(url: str, client: Client, records: list[dict]) -> None:
         job = {"target": "shadowed", "input": str(home / "in.csv"), "output": str(home / "out")}
         assert http.post("/api/batch-jobs", json={**job, "job": "b1"}).status_code == 202
         deadline = time.monotonic() + 60
-        while http.get("/api/batch-jobs/b1").json()["status"] == "running":
+        while True:  # the job's record appears once its thread has started
+            job = http.get("/api/batch-jobs/b1")
+            if job.status_code == 200 and job.json()["status"] != "running":
+                break
             assert time.monotonic() < deadline, "the batch job did not end"
             time.sleep(0.1)
+        assert job.json()["status"] == "succeeded", job.json()
 
 
 def _scrape(url: str) -> dict[str, set[str]]:
