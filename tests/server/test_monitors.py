@@ -120,7 +120,7 @@ def test_server_runs_monitors_on_schedule_and_exports_gauges(
         listed = server.get("/api/monitors").json()
         api_results = server.get("/api/monitors/m/results", params={"metric": "rows"}).json()
     assert len(drifting.monitor_results("m", "rows")) >= 2  # ran repeatedly on its own
-    assert 'shipyard_monitor_value{metric="drift_share",monitor="m"}' in text
+    assert 'shipyard_monitor_value{deployment="cancer",metric="drift_share",monitor="m"}' in text
     assert [m["name"] for m in listed] == ["m"] and api_results[0]["value"] >= len(X)
     assert drifting.alerts("m") == []  # undrifted traffic: nothing fired
 

@@ -20,6 +20,7 @@ from shipyard.cli.k8s import k8s
 from shipyard.cli.keys import keys_app
 from shipyard.cli.models import models_app
 from shipyard.cli.monitor import feedback_app, monitor_app
+from shipyard.cli.observability import alerts, grafana
 from shipyard.cli.optimize import optimize
 from shipyard.cli.pipelines import pipelines_app, worker
 from shipyard.cli.quickstart import quickstart
@@ -54,6 +55,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(batch_app, name="batch")
 app.add_typer(stream_app, name="stream")
 app.command("k8s")(k8s)
+app.command("alerts")(alerts)
+app.command("grafana")(grafana)
 app.command("lineage")(lineage)
 app.command("optimize")(optimize)
 app.command("quickstart")(quickstart)

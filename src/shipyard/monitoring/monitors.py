@@ -265,19 +265,31 @@ class MonitorRunner(LeasedLoop):
 
     def __init__(self, store: Store, holder: str, *, tick_s: float = 1.0) -> None:
         super().__init__(store, holder, tick_s=tick_s, lease_ttl_s=tick_s * 10)
-        self.latest: dict[tuple[str, str], float] = {}
+        #: (monitor, deployment, metric) -> the last value (``shipyard_monitor_value``).
+        self.latest: dict[tuple[str, str, str], float] = {}
+
+    def tick(self) -> None:
+        super().tick()
+        if not self.leading and self.latest:
+            # Another process runs the monitors now: its values are the service's, and
+            # ours would go stale on /metrics (dashboards take the max over replicas).
+            self.latest.clear()
 
     def work(self) -> None:
         """Blocking: run every monitor whose interval has passed."""
         now = time.time() * 1000
-        for record in self.store.monitors.all():
+        records = self.store.monitors.all()
+        names = {record.name for record in records}
+        for key in [key for key in self.latest if key[0] not in names]:
+            del self.latest[key]  # a deleted monitor's last values
+        for record in records:
             spec = MonitorSpec.from_dict(record.spec)
             if now - record.last_run_at < spec.interval_s * 1000:
                 continue
             try:
                 for metric, value in run_monitor(self.store, record.name).items():
                     if value is not None:
-                        self.latest[(record.name, metric)] = value
+                        self.latest[(record.name, spec.deployment, metric)] = value
             except ShipyardError as exc:
                 logger.warning("monitor %s: %s", record.name, exc)
                 self.store.monitors.record_run(record.name, now_ms(), {})

@@ -53,11 +53,15 @@ from shipyard.serving.metrics import ServingMetrics
 
 
 def _metrics_payload(metrics: ServingMetrics) -> bytes:
+    """With several workers: the file-backed metrics of all of them, plus the
+    collectors every worker answers alike (``serving.collectors`` explains)."""
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+        for collector in metrics.shared:
+            registry.register(collector)
         return bytes(generate_latest(registry))
     return bytes(generate_latest(metrics.registry))
 

@@ -52,6 +52,8 @@ class ServingCore:
             else None
         )
         dataplane = DataPlane(routing, flush_interval_s=settings.stats_flush_s, predlog=predlog)
+        metrics.watch_routing(routing)
+        metrics.watch_comparisons(dataplane.stats)
         if predlog is not None:
             metrics.watch_prediction_log(predlog.counters)
         return cls(metrics, routing, dataplane, predlog)

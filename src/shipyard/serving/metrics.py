@@ -1,5 +1,8 @@
 """Prometheus metrics of one serving process (its own registry: no globals).
 
+Names, kinds and labels are also declared in ``metric_catalogue`` (the
+dashboard and alert generators read it); a test keeps the two equal.
+
 Label children are cached so the hot path does a dict lookup, not a
 ``labels()`` call with its validation, per observation.
 """
@@ -7,10 +10,22 @@ Label children are cached so the hot path does a dict lookup, not a
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.registry import Collector
+
+from shipyard.serving.collectors import (
+    ComparisonCollector,
+    MonitorCollector,
+    PredictionLogCollector,
+    RoutingCollector,
+)
+
+if TYPE_CHECKING:
+    from shipyard.serving.routing import RoutingTable
+    from shipyard.serving.stats import StatsRecorder
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -88,6 +103,8 @@ class ServingMetrics:
             registry=self.registry,
             **gauge_mode,
         )
+        #: Collectors whose values are the same in every worker (multiprocess /metrics).
+        self.shared: list[Collector] = []
         self._request_children: dict[tuple[str, str, str, str], Any] = {}
         self._latency_children: dict[tuple[str, str], Any] = {}
         self._in_flight_children: dict[str, Any] = {}
@@ -114,11 +131,22 @@ class ServingMetrics:
 
     def watch_prediction_log(self, counters: Any) -> None:
         """Expose the prediction log's counters (read at scrape time, no hot-path cost)."""
-        self.registry.register(_PredictionLogCollector(counters))
+        self.registry.register(PredictionLogCollector(counters))
 
-    def watch_monitors(self, latest: dict[tuple[str, str], float]) -> None:
+    def watch_monitors(self, latest: Mapping[tuple[str, str, str], float]) -> None:
         """Monitor values as gauges (``shipyard_monitor_value``), read at scrape time."""
-        self.registry.register(_MonitorCollector(latest))
+        self.registry.register(MonitorCollector(latest))
+
+    def watch_comparisons(self, stats: StatsRecorder) -> None:
+        """Shadow/canary agreement counters (``shipyard_mirror_comparisons``)."""
+        self.registry.register(ComparisonCollector(stats))
+
+    def watch_routing(self, routing: RoutingTable) -> None:
+        """Traffic split and rollout step gauges; alike in every worker, so they are
+        also exported in multiprocess mode (``shared``)."""
+        collector = RoutingCollector(routing)
+        self.registry.register(collector)
+        self.shared.append(collector)
 
     def batch_observer(self, model: str) -> ModelBatchObserver:
         return ModelBatchObserver(self, model)
@@ -142,43 +170,3 @@ class ModelBatchObserver:
 
     def observe_queue_depth(self, depth: int) -> None:
         self._depth.set(depth)
-
-
-class _PredictionLogCollector:
-    def __init__(self, counters: Any) -> None:
-        self.counters = counters
-
-    def collect(self) -> Any:
-        from prometheus_client.core import CounterMetricFamily
-
-        family = CounterMetricFamily(
-            "shipyard_prediction_log_records",
-            "Prediction log records by outcome.",
-            labels=["outcome"],
-        )
-        for outcome in ("logged", "dropped_full", "dropped_write", "sampled_out"):
-            family.add_metric([outcome], getattr(self.counters, outcome))
-        yield family
-
-    def describe(self) -> list[Any]:
-        return []
-
-
-class _MonitorCollector:
-    def __init__(self, latest: dict[tuple[str, str], float]) -> None:
-        self.latest = latest
-
-    def collect(self) -> Any:
-        from prometheus_client.core import GaugeMetricFamily
-
-        family = GaugeMetricFamily(
-            "shipyard_monitor_value",
-            "Latest value of a monitor metric.",
-            labels=["monitor", "metric"],
-        )
-        for (monitor, metric), value in list(self.latest.items()):
-            family.add_metric([monitor, metric], value)
-        yield family
-
-    def describe(self) -> list[Any]:
-        return []

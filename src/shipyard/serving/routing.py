@@ -26,6 +26,7 @@ from shipyard.serving.model import ServedModel
 from shipyard.serving.threads import ModelThreads
 from shipyard.serving.traffic import Route
 from shipyard.store import Store
+from shipyard.store.rollout_store import RolloutRecord
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ class RoutingTable:
     close_grace_s: float = 2.0
     routes: dict[str, Route] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    #: Active rollouts by deployment, read with every rebuild (a rollout's step
+    #: changes bump the revision); exported as metrics, never read per request.
+    rollouts: dict[str, RolloutRecord] = field(default_factory=dict)
     revision: int = -1
     failure_retry_s: float = 10.0
     threads: ModelThreads | None = None
@@ -108,6 +112,11 @@ class RoutingTable:
                 old = self.routes.get(deployment.name)
                 if old is not None:
                     routes[deployment.name] = old
+        self.rollouts = {
+            r.deployment: r
+            for r in self.store.rollouts.active()
+            if self.only is None or r.deployment in self.only
+        }
         return revision, routes, created
 
     def _in_use(self, routes: dict[str, Route]) -> dict[int, ServedModel]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import math
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -182,6 +183,10 @@ class StatsRecorder:
         self.versions: dict[tuple[str, int, int], VersionStats] = {}
         self.pairs: dict[tuple[str, int, int, int], PairStats] = {}
         self.dirty = False
+        # Comparisons of buckets already dropped, so /metrics can count since start;
+        # the lock keeps a scrape from seeing a bucket both dropped and folded in.
+        self._retired: dict[tuple[str, int, int], tuple[int, int, int]] = {}
+        self._retire_lock = threading.Lock()
 
     @staticmethod
     def bucket(now: float | None = None) -> int:
@@ -213,6 +218,27 @@ class StatsRecorder:
         rows += [(d, "pair", f"{v}~{o}", b, s.to_dict()) for (d, v, o, b), s in self.pairs.items()]
         current = self.bucket()
         self.versions = {k: s for k, s in self.versions.items() if k[2] >= current}
-        self.pairs = {k: s for k, s in self.pairs.items() if k[3] >= current}
+        with self._retire_lock:
+            for (d, v, o, b), s in self.pairs.items():
+                if b < current:
+                    self._retired[(d, v, o)] = _add(self._retired.get((d, v, o)), s)
+            self.pairs = {k: s for k, s in self.pairs.items() if k[3] >= current}
         self.dirty = False
         return rows
+
+    def comparison_totals(self) -> dict[tuple[str, int, int], tuple[int, int, int]]:
+        """(deployment, version, baseline) -> (compared, agreed, dropped) since start.
+
+        Read by the scrape thread while the event loop records: the counts only grow.
+        """
+        with self._retire_lock:
+            totals = dict(self._retired)
+            live = list(self.pairs.items())
+        for (d, v, o, _), s in live:
+            totals[(d, v, o)] = _add(totals.get((d, v, o)), s)
+        return totals
+
+
+def _add(total: tuple[int, int, int] | None, stats: PairStats) -> tuple[int, int, int]:
+    compared, agreed, dropped = total or (0, 0, 0)
+    return compared + stats.compared, agreed + stats.agreed, dropped + stats.dropped

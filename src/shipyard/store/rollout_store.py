@@ -168,6 +168,8 @@ class RolloutStore:
                 deployment.updated_at = now
                 details = {**details, "policy_from": before, "policy_to": policy}
                 bump_revision(session)
+            elif status is not None:
+                bump_revision(session)  # serving processes export rollout status as metrics
             if alias_move is not None:
                 previous = self.registry.set_alias_in(
                     session, alias_move.model, alias_move.alias, alias_move.version, actor=actor
