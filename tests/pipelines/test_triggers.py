@@ -182,9 +182,11 @@ def test_two_worker_processes_run_a_scheduled_pipeline_once(
                     break
                 time.sleep(0.5)
     finally:
-        for worker in workers:
-            worker.send_signal(signal.SIGINT)
+        # Ctrl+C for one, a pod's SIGTERM for the other: both stop cleanly after their step.
+        workers[0].send_signal(signal.SIGINT)
+        workers[1].send_signal(signal.SIGTERM)
         outputs = [w.communicate(timeout=30)[1].decode() for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
     with Client(settings=settings) as client:
         runs = [client.get_pipeline_run(r.id) for r in client.pipeline_runs("ticker", limit=100)]
         slots = [r.trigger["scheduled_at"] for r in runs]

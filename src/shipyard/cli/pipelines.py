@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 from typing import Annotated
 
@@ -302,8 +303,12 @@ def worker(
         scheduler.start()
         executor.start()
         console.print(f"pipeline worker {holder} running (Ctrl+C stops it)")
+        # A pod is stopped with SIGTERM: finish the current step and hand the rest back
+        # (the executor's close), as Ctrl+C does, instead of dying mid-step.
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
             await scheduler.close()
             await asyncio.to_thread(executor.close)
@@ -311,4 +316,5 @@ def worker(
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
-        console.print("worker stopped")
+        pass
+    console.print("worker stopped")
