@@ -25,6 +25,7 @@ LAYERS = {
     "explain": 1,
     "optimize": 1,
     "abtest": 1,
+    "packaging": 1,
     "store": 0,
     "flavors": 0,
 }

@@ -14,6 +14,7 @@ from shipyard.cli.access import tokens_app, users_app
 from shipyard.cli.app import console, handle_error, state
 from shipyard.cli.audit import audit_app
 from shipyard.cli.batch import batch_app
+from shipyard.cli.build import build
 from shipyard.cli.datasets import datasets_app, lineage
 from shipyard.cli.deployments import deployments_app
 from shipyard.cli.keys import keys_app
@@ -52,6 +53,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")
 app.add_typer(batch_app, name="batch")
 app.add_typer(stream_app, name="stream")
+app.command("build")(build)
 app.command("lineage")(lineage)
 app.command("optimize")(optimize)
 app.command("quickstart")(quickstart)

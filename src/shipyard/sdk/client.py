@@ -56,6 +56,7 @@ from shipyard.sdk.explain import ExplainMethods
 from shipyard.sdk.keys import KeyMethods
 from shipyard.sdk.operations import operation
 from shipyard.sdk.optimize import OptimizeMethods
+from shipyard.sdk.packaging import PackagingMethods
 from shipyard.sdk.pipelines import PipelineMethods
 from shipyard.sdk.run import CURRENT_RUN, ActiveRun
 from shipyard.sdk.stream import StreamMethods
@@ -158,6 +159,7 @@ class Client(
     StreamMethods,
     ExplainMethods,
     OptimizeMethods,
+    PackagingMethods,
 ):
     def __init__(
         self,

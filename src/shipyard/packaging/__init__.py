@@ -1,0 +1,1 @@
+"""Production packaging: container build contexts and Kubernetes manifests for deployments."""
