@@ -18,10 +18,10 @@ from shipyard.registry.uri import parse_model_spec
 
 def deploy_shadowed(client: Client, fitted_pipeline: Any, X: Any) -> None:
     """Deployment ``cancer``: v1 answers, v2 shadows it (both must be packaged)."""
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
 
     client.register_model(fitted_pipeline, name="cancer", sample_input=X[:20])
-    other = LogisticRegression(max_iter=5000, C=0.05).fit(X, (X.iloc[:, 0] > 14).astype(int))
+    other = DecisionTreeClassifier(max_depth=2).fit(X, (X.iloc[:, 0] > 14).astype(int))
     client.register_model(other, name="cancer", sample_input=X[:20])
     client.create_deployment("cancer", "cancer/1")
     client.set_policy(

@@ -13,7 +13,7 @@ import typer
 
 from shipyard.cli.app import console, err_console, fail, state
 from shipyard.config import HttpSettings, ServerSettings
-from shipyard.cores import available_cores
+from shipyard.cores import threads_per_worker
 from shipyard.http import ssl_context
 from shipyard.server.protocol import DeadlineHttpProtocol
 from shipyard.server.tls import TlsFiles, check_tls_files, context_factory
@@ -104,8 +104,7 @@ def serve(
     if ca_bundle is not None:
         ssl_context(HttpSettings(ca_bundle=ca_bundle))  # a bad bundle fails here, not per hook
     client = state.local_client  # validates the workspace before any worker starts
-    if model_threads == 0:  # auto: the CPU limit, shared by the workers
-        model_threads = max(1, available_cores() // workers)
+    model_threads = threads_per_worker(model_threads, workers)  # 0: the CPU limit, shared
     settings = ServerSettings(
         host=host,
         port=port,

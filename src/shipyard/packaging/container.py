@@ -90,11 +90,12 @@ def build_context(store: Store, deployment: str, out: Path, *, bake: bool) -> Bu
     (out / "Dockerfile").write_text(dockerfile.render_dockerfile(spec))
     (out / ".dockerignore").write_text(dockerfile.DOCKERIGNORE)
     summary = [_describe(v) for v in versions]
-    manifest = {
+    mode = "bake" if bake else "fetch"
+    manifest: dict[str, Any] = {
         "kind": "shipyard.build/v1",
         "shipyard": importlib.metadata.version("shipyard"),
         "deployment": deployment,
-        "mode": "bake" if bake else "fetch",
+        "mode": mode,
         "base_image": spec.base_image,
         "port": dockerfile.PORT,
         "user": dockerfile.USER,
@@ -109,9 +110,7 @@ def build_context(store: Store, deployment: str, out: Path, *, bake: bool) -> Bu
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     (out / "README.md").write_text(_readme(deployment, bake, summary))
-    return BuildResult(
-        out, deployment, manifest["mode"], summary, pins.lines(), wheel.name, spec.base_image
-    )
+    return BuildResult(out, deployment, mode, summary, pins.lines(), wheel.name, spec.base_image)
 
 
 def served_versions(store: Store, deployment: str) -> list[ModelVersion]:
