@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 from shipyard import Client
 from shipyard.cli.main import app, run
 from shipyard.config import StoreSettings
+from shipyard.errors import InvalidInput, ShipyardError
+from shipyard.sdk.keys import create_key_file
 from tests.packaging.helpers import deploy_shadowed
 
 runner = CliRunner()
@@ -83,12 +85,26 @@ def test_a_used_out_folder_is_refused(
     out = tmp_path / "ctx"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    with pytest.raises(Exception, match="must be a new or empty folder"):
+    with pytest.raises(InvalidInput, match="must be a new or empty folder"):
         sqlite_client.build_container("cancer", out)
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
 def test_a_remote_client_says_where_to_build() -> None:
     client = Client(url="http://127.0.0.1:9", token="shp_x")
-    with pytest.raises(Exception, match="runs where the store is"):
+    with pytest.raises(InvalidInput, match="runs where the store is"):
         client.build_container("cancer", "ctx")
+
+
+def test_bake_is_refused_for_an_encrypted_workspace(
+    tmp_path: Path, fitted_pipeline, breast_cancer
+) -> None:
+    X, _ = breast_cancer
+    key = tmp_path / "key"
+    create_key_file(key)
+    settings = StoreSettings(home=tmp_path / "ws", encryption_key_file=key, user="tester")
+    with Client(settings=settings) as client:
+        deploy_shadowed(client, fitted_pipeline, X)
+        with pytest.raises(ShipyardError, match="plaintext"):
+            client.build_container("cancer", tmp_path / "ctx", bake=True)
+    assert not (tmp_path / "ctx").exists()

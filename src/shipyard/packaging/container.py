@@ -24,7 +24,7 @@ from shipyard.entities import ModelVersion
 from shipyard.errors import InvalidInput, ShipyardError
 from shipyard.packaging import dockerfile
 from shipyard.packaging.dockerfile import DockerfileSpec
-from shipyard.packaging.requirements import pin_requirements
+from shipyard.packaging.requirements import PinnedRequirements, pin_requirements
 from shipyard.packaging.wheel import build_wheel
 from shipyard.registry import service as registry
 from shipyard.store import ArtifactStore, Store
@@ -78,8 +78,28 @@ def build_context(store: Store, deployment: str, out: Path, *, bake: bool) -> Bu
             "image as plaintext. Build with --fetch: the image then reads them from the store "
             "with the key it is given at run time"
         )
-    _prepare(out)
     pins = pin_requirements(versions)
+    _prepare(out)
+    try:
+        return _write_context(store, deployment, out, versions, pins, bake=bake)
+    except BaseException:
+        for child in out.iterdir():  # it was empty: leave it so, not half a context
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+        raise
+
+
+def _write_context(
+    store: Store,
+    deployment: str,
+    out: Path,
+    versions: list[ModelVersion],
+    pins: PinnedRequirements,
+    *,
+    bake: bool,
+) -> BuildResult:
     (out / "requirements.txt").write_text("\n".join(pins.lines()) + "\n")
     wheel = build_wheel(out / "wheels")
     if bake:
