@@ -65,6 +65,13 @@ class StoreSettings(BaseSettings):
     sqlite_busy_timeout_s: float = Field(
         default=60.0, description="How long a SQLite writer waits for the write lock."
     )
+    baked_models: Path | None = Field(
+        default=None,
+        description="Read-only folder of model trees baked into a container image by "
+        "`shipyard build --bake` (content-addressed like the artifact store). A version whose "
+        "tree is there, intact, loads from it; any other version, or a baked copy that fails "
+        "its hash check, is fetched from the artifact store.",
+    )
 
     def resolved_db_url(self) -> str:
         if self.db_url:

@@ -35,3 +35,11 @@ def available_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
         count = os.cpu_count() or 1
     quota = _quota(cpu_max)
     return max(1, min(count, quota) if quota is not None else count)
+
+
+def threads_per_worker(requested: int, workers: int, cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """Native threads for each of ``workers`` serving processes: ``requested``, or for 0
+    (auto: a container image's default) the cores this process may use, shared out."""
+    if requested > 0:
+        return requested
+    return max(1, available_cores(cpu_max) // max(1, workers))

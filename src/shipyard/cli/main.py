@@ -14,6 +14,7 @@ from shipyard.cli.access import tokens_app, users_app
 from shipyard.cli.app import console, handle_error, state
 from shipyard.cli.audit import audit_app
 from shipyard.cli.batch import batch_app
+from shipyard.cli.build import build
 from shipyard.cli.datasets import datasets_app, lineage
 from shipyard.cli.deployments import deployments_app
 from shipyard.cli.k8s import k8s
@@ -57,6 +58,7 @@ app.add_typer(stream_app, name="stream")
 app.command("k8s")(k8s)
 app.command("alerts")(alerts)
 app.command("grafana")(grafana)
+app.command("build")(build)
 app.command("lineage")(lineage)
 app.command("optimize")(optimize)
 app.command("quickstart")(quickstart)

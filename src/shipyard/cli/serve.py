@@ -13,6 +13,7 @@ import typer
 
 from shipyard.cli.app import console, err_console, fail, state
 from shipyard.config import HttpSettings, ServerSettings
+from shipyard.cores import threads_per_worker
 from shipyard.http import ssl_context
 from shipyard.server.protocol import DeadlineHttpProtocol
 from shipyard.server.tls import TlsFiles, check_tls_files, context_factory
@@ -41,7 +42,12 @@ def serve(
     ] = None,
     model_threads: Annotated[
         int,
-        typer.Option(min=1, help="OpenMP/BLAS threads per worker (avoid oversubscribing cores)."),
+        typer.Option(
+            min=0,
+            envvar="SHIPYARD_MODEL_THREADS",
+            help="OpenMP/BLAS threads per worker (avoid oversubscribing cores); 0: the cores "
+            "this process may use (CPU affinity, the container's cgroup CPU limit) / workers.",
+        ),
     ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
     auth: Annotated[
@@ -98,6 +104,7 @@ def serve(
     if ca_bundle is not None:
         ssl_context(HttpSettings(ca_bundle=ca_bundle))  # a bad bundle fails here, not per hook
     client = state.local_client  # validates the workspace before any worker starts
+    model_threads = threads_per_worker(model_threads, workers)  # 0: the CPU limit, shared
     settings = ServerSettings(
         host=host,
         port=port,

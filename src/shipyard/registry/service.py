@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.entities import ModelVersion, Run
-from shipyard.errors import InvalidInput, InvalidURI, NotFound, Remedy, SignatureError
+from shipyard.errors import (
+    IntegrityError,
+    InvalidInput,
+    InvalidURI,
+    NotFound,
+    Remedy,
+    SignatureError,
+    StoreError,
+)
 from shipyard.flavors import MlflowModelDir, flavor_for, get_flavor
 from shipyard.flavors.base import Flavor, LoadContext
 from shipyard.flavors.mlflow_model import check_trusted, read_mlmodel
@@ -305,9 +313,39 @@ def resolve(store: Store, ref: ModelRef) -> ModelVersion:
 
 
 def load_version(store: Store, version: ModelVersion) -> LoadedModel:
-    """Load a version's verified files through its flavor."""
+    """Load a version's verified files through its flavor: from the image's baked trees
+    when this version is baked there and intact, else from the artifact store."""
     flavor = get_flavor(version.flavor)
-    tree = store.artifacts.open_tree(version.sha256)
     context = LoadContext(cache_dir=store.settings.cache_dir())
+    baked = _load_baked(store, version, flavor, context)
+    if baked is not None:
+        return baked
+    tree = store.artifacts.open_tree(version.sha256)
     predictor = flavor.load(tree, dict(version.flavor_options), context)
+    return LoadedModel(version, predictor)
+
+
+def _load_baked(
+    store: Store, version: ModelVersion, flavor: Flavor, context: LoadContext
+) -> LoadedModel | None:
+    """The version loaded from its baked copy, or None (not baked, or the copy is corrupt).
+
+    Every baked file is hash-checked as it is read (the same verified reads as the
+    store's), so a corrupt copy raises before a predictor exists; it is refused and
+    logged, and the caller fetches the version from the artifact store instead.
+    """
+    if store.baked is None or not store.baked.exists(version.sha256):
+        return None
+    try:
+        tree = store.baked.open_tree(version.sha256)
+        predictor = flavor.load(tree, dict(version.flavor_options), context)
+    except (IntegrityError, StoreError) as exc:
+        logger.error(
+            "refusing the baked copy of %s (tree %s): %s; fetching it from the artifact store",
+            version.uri,
+            version.sha256,
+            exc,
+        )
+        return None
+    logger.info("loaded %s from its baked tree %s", version.uri, version.sha256)
     return LoadedModel(version, predictor)

@@ -57,6 +57,7 @@ from shipyard.sdk.k8s import KubernetesMethods
 from shipyard.sdk.keys import KeyMethods
 from shipyard.sdk.operations import operation
 from shipyard.sdk.optimize import OptimizeMethods
+from shipyard.sdk.packaging import PackagingMethods
 from shipyard.sdk.pipelines import PipelineMethods
 from shipyard.sdk.run import CURRENT_RUN, ActiveRun
 from shipyard.sdk.stream import StreamMethods
@@ -160,6 +161,7 @@ class Client(
     ExplainMethods,
     OptimizeMethods,
     KubernetesMethods,
+    PackagingMethods,
 ):
     def __init__(
         self,

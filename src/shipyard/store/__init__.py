@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shipyard.config import StoreSettings
+from shipyard.errors import StoreError
 from shipyard.store import migrate
 from shipyard.store.access_store import AccessStore
 from shipyard.store.artifacts import ArtifactRef, ArtifactStore, Tree
@@ -62,6 +63,7 @@ class Store:
     batch: BatchStore
     experiments: ExperimentStore
     logged_models: LoggedModelStore
+    baked: ArtifactStore | None = None  # model trees baked into an image (read-only)
 
     def close(self) -> None:
         self.db.dispose()
@@ -94,4 +96,17 @@ def open_store(settings: StoreSettings) -> Store:
         BatchStore(db),
         ExperimentStore(db),
         LoggedModelStore(db),
+        _baked_store(settings),
     )
+
+
+def _baked_store(settings: StoreSettings) -> ArtifactStore | None:
+    """The image's baked model trees, if any: plaintext, read-only, verified on every read."""
+    if settings.baked_models is None:
+        return None
+    if not settings.baked_models.is_dir():
+        raise StoreError(
+            f"SHIPYARD_BAKED_MODELS={settings.baked_models} is not a folder; "
+            "unset it to fetch every model from the artifact store"
+        )
+    return ArtifactStore(str(settings.baked_models.resolve()))
