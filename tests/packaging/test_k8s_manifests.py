@@ -14,9 +14,10 @@ from shipyard import Client
 from shipyard.cli import serve as serve_cli
 from shipyard.config import ServerSettings
 from shipyard.errors import InvalidInput
+from shipyard.packaging.dockerfile import PORT
 from shipyard.packaging.k8s import build_manifests
 from shipyard.packaging.k8s_names import base_name, dns_label, is_dns_label
-from shipyard.packaging.k8s_options import PORT, PRESTOP_S, K8sOptions, has_credentials
+from shipyard.packaging.k8s_options import PRESTOP_S, K8sOptions, has_credentials
 from shipyard.server.app import create_app
 from shipyard.server.route_permissions import OPEN, ROUTES
 from tests.packaging.conftest import by_kind, deployment

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -313,8 +314,6 @@ def worker(
             await scheduler.close()
             await asyncio.to_thread(executor.close)
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C: main's finally has run
         asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
     console.print("worker stopped")

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 #: The port the image listens on; `shipyard k8s` manifests assume it.
 PORT = 8080
-#: uid:gid of the serving process: numeric, not root, no passwd entry needed.
-USER = "10001:10001"
+#: uid (= gid) of the serving process: numeric, not root, no passwd entry needed.
+UID = 10001
+USER = f"{UID}:{UID}"
 VENV = "/opt/venv"
 HOME = "/var/lib/shipyard"  # SHIPYARD_HOME: the one writable folder besides /tmp
 BAKED = "/opt/shipyard/models"

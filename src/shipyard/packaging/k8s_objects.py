@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from shipyard.packaging import k8s_pods as pods
-from shipyard.packaging.k8s_options import HOME, PORT, K8sOptions
+from shipyard.packaging.dockerfile import HOME, PORT
+from shipyard.packaging.k8s_options import K8sOptions
 from shipyard.packaging.k8s_workloads import serving_container
 
 Obj = dict[str, Any]

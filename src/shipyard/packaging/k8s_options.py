@@ -9,11 +9,6 @@ from dataclasses import dataclass
 from shipyard import __version__
 from shipyard.errors import InvalidInput
 
-#: The port, user and group the image built by ``shipyard build`` uses.
-PORT = 8080
-UID = 10001
-#: Where the writable emptyDir volumes go (the root filesystem is read-only).
-HOME = "/var/lib/shipyard"
 #: Where the workspace's encryption key (a Secret volume) is mounted, read-only.
 KEY_DIR = "/etc/shipyard/keys"
 #: The image's serving process drains this long on SIGTERM unless told otherwise.

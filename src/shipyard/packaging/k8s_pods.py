@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shipyard.packaging.k8s_options import HOME, KEY_DIR, PORT, PRESTOP_S, UID, K8sOptions
+from shipyard.packaging.dockerfile import HOME, PORT, UID
+from shipyard.packaging.k8s_options import KEY_DIR, PRESTOP_S, K8sOptions
 
 Obj = dict[str, Any]
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from shipyard.packaging import k8s_pods as pods
-from shipyard.packaging.k8s_options import PORT, K8sOptions
+from shipyard.packaging.dockerfile import PORT
+from shipyard.packaging.k8s_options import K8sOptions
 
 Obj = dict[str, Any]
 STREAM_METRICS_PORT = 9100
