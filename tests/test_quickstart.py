@@ -22,6 +22,14 @@ from shipyard.cli.main import app
 from shipyard.config import StoreSettings
 
 
+def client_policy_versions(home: Path) -> set[str]:
+    """What deployment breast-cancer routes to now (the versions the image must bake)."""
+    from shipyard.packaging.container import served_versions
+
+    with Client(settings=StoreSettings(home=home)) as client:
+        return {v.uri for v in served_versions(client.store, "breast-cancer")}
+
+
 @pytest.mark.timeout(400)  # the whole lifecycle, twice
 def test_quickstart_runs_the_lifecycle_and_can_run_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -44,6 +52,19 @@ def test_quickstart_runs_the_lifecycle_and_can_run_again(
     assert "registered models:/breast-cancer-remote/1 through the server" in flat
     assert "recorded as 'quickstart-trainer (token quickstart-remote-" in flat
     assert "moving champion was refused (403)" in flat
+    assert "baked in by hash" in flat and "Kubernetes manifests in" in flat
+    production = home / "production"
+    context = json.loads((production / "image" / "manifest.json").read_text())
+    served = client_policy_versions(home)
+    assert {v["uri"] for v in context["versions"]} == served
+    assert served and any((production / "image" / "models").rglob("*"))
+    assert (production / "image" / "Dockerfile").read_text().count("USER 10001") == 1
+    assert {p.name for p in (production / "k8s").glob("*.yaml")} >= {
+        "deployment.yaml",
+        "service.yaml",
+    }
+    assert json.loads((production / "dashboard.json").read_text())["panels"]
+    assert "alert:" in (production / "rules.yaml").read_text()
     with Client(settings=StoreSettings(home=home)) as client:
         remote = client.get_model_version("breast-cancer-remote", 1)
         assert remote.created_by.startswith("quickstart-trainer")

@@ -8,7 +8,9 @@ retraining pipeline, its gate passes and a canary rollout promotes v2; a
 batch job scores a CSV file and a stream consumer a few Redis messages with
 what the deployment serves now; the champion is compiled to ONNX, one
 prediction explained, and an A/B experiment between the two decides on live
-traffic which serves better.
+traffic which serves better; a remote job trains through the server, and the
+deployment is packaged for production (container context, Kubernetes
+manifests, Grafana dashboard, alert rules).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from shipyard.cli.quickstart_ab import ABSummary
     from shipyard.cli.quickstart_loop import LoopSummary
     from shipyard.cli.quickstart_optimize import OptimizeSummary
+    from shipyard.cli.quickstart_production import ProductionSummary
     from shipyard.cli.quickstart_scoring import BatchSummary, StreamSummary
 
 MODEL_NAME = "breast-cancer"
@@ -49,6 +52,7 @@ STEPS = (
     "optimize and explain",
     "A/B experiment",
     "a remote training job",
+    "package for production",
 )
 
 
@@ -73,6 +77,7 @@ def quickstart(
     from shipyard.cli.quickstart_ab import run_an_experiment
     from shipyard.cli.quickstart_loop import PIPELINE, close_the_loop, shift
     from shipyard.cli.quickstart_optimize import optimize_and_explain
+    from shipyard.cli.quickstart_production import write_production_files
     from shipyard.cli.quickstart_remote import train_remotely
     from shipyard.cli.quickstart_scoring import score_a_stream, score_in_batch
     from shipyard.cli.quickstart_serving import serve_and_call
@@ -191,6 +196,9 @@ def quickstart(
         remote = train_remotely(
             client, EXPERIMENT, f"{MODEL_NAME}-remote", X_train, y_train, X_test, y_test
         )
+        progress.update(task, advance=1, description=steps[13])
+
+        production = write_production_files(client, MODEL_NAME)
         progress.update(task, advance=1, description="done")
 
     console.print()
@@ -236,6 +244,7 @@ def quickstart(
         f"{remote.agreement:.0%} agreement); recorded as '{remote.recorded_as}'"
         + ("; moving champion was refused (403)" if remote.champion_refused else "")
     )
+    _print_production(production)
     console.print()
     console.print(
         f"[green]✓[/] every request carried token {token.record.name} "
@@ -272,6 +281,25 @@ def quickstart(
         f"shipyard ab report {experiment.name}",
     ):
         console.print(f"  [cyan]{command}[/]")
+
+
+def _print_production(production: ProductionSummary) -> None:
+    folder = production.folder
+    baked = ", ".join(production.image_versions)
+    if production.image_skipped is None:
+        console.print(
+            f"[green]✓[/] container context {folder / 'image'}: {baked} "
+            f"baked in by hash, {production.requirements} pinned requirements, non-root, "
+            "health-checked (docker build it anywhere)"
+        )
+    else:
+        console.print(f"[yellow]-[/] container context skipped: {escape(production.image_skipped)}")
+    kinds = ", ".join(production.manifests)
+    console.print(
+        f"[green]✓[/] Kubernetes manifests in {folder / 'k8s'} ({kinds}), "
+        f"a Grafana dashboard ({production.panels} panels) and {production.alerts} Prometheus "
+        f"alerting rules in {folder}"
+    )
 
 
 def _print_batch(batch: BatchSummary) -> None:

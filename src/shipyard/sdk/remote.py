@@ -383,6 +383,10 @@ class RemoteStore:
     settings (where downloads are cached). Metadata is only reached through
     operations; anything else says so instead of failing obscurely."""
 
+    #: A remote client loads models from the server's artifacts; baked image trees
+    #: (``SHIPYARD_BAKED_MODELS``) belong to serving processes with store access.
+    baked = None
+
     def __init__(self, artifacts: RemoteArtifactStore, settings: StoreSettings) -> None:
         self.artifacts = artifacts
         self.settings = settings
