@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from shipyard import Client
+from shipyard.config import StoreSettings
 from tests.server.processes import start_server, stop_server
 
 pytestmark = pytest.mark.slow
@@ -24,10 +25,13 @@ BODY = 1.0
 KEEP_ALIVE = 2
 
 
-@pytest.fixture
-def address(workspace: Client) -> Iterator[tuple[str, int]]:
+@pytest.fixture(scope="module")
+def address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """One server for the module: the deadlines are per connection, so tests can share it."""
+    home = tmp_path_factory.mktemp("timeouts") / "ws"
+    Client(settings=StoreSettings(home=home)).close()  # an empty workspace is enough
     process, url = start_server(
-        workspace.settings.home,
+        home,
         env={
             "SHIPYARD_HEADER_TIMEOUT_S": str(HEAD),
             "SHIPYARD_BODY_TIMEOUT_S": str(BODY),
