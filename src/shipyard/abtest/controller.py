@@ -135,8 +135,12 @@ class BanditController(LeasedLoop):
 
     lease = LEASE
 
-    def __init__(self, store: Store, holder: str, *, tick_s: float = 1.0) -> None:
-        super().__init__(store, holder, tick_s=tick_s, lease_ttl_s=max(tick_s * 10, 10.0))
+    def __init__(
+        self, store: Store, holder: str, *, tick_s: float = 1.0, lease_ttl_s: float | None = None
+    ) -> None:
+        super().__init__(
+            store, holder, tick_s=tick_s, lease_ttl_s=lease_ttl_s or max(tick_s * 10, 10.0)
+        )
         self._ledgers: dict[str, ArmLedger] = {}
         self._last: dict[str, float] = {}
 
