@@ -23,6 +23,7 @@ class Outcome:
     deployment: str
     status: int  # 0: the request failed without a response
     version: int | None
+    error: str = ""  # the exception's type and message when status is 0
 
 
 @dataclass
@@ -55,7 +56,11 @@ class Load:
         return sum(all(getattr(o, k) == v for k, v in where.items()) for o in self.outcomes)
 
     async def run(self) -> None:
-        limits = httpx.Limits(max_connections=self.concurrency * 2)
+        # Idle connections are dropped before the server's keep-alive timeout (5 s) can
+        # close them under a request being sent, as load balancers are configured
+        # (their idle timeout below the backends'); otherwise a replica left out of
+        # rotation for a while answers its next request with a reset.
+        limits = httpx.Limits(max_connections=self.concurrency * 2, keepalive_expiry=2.0)
         async with httpx.AsyncClient(timeout=30, limits=limits) as http:
             await asyncio.gather(*(self._worker(http) for _ in range(self.concurrency)))
 
@@ -86,11 +91,12 @@ class Load:
                 )
                 version = response.json().get("version") if response.status_code == 200 else None
                 status = response.status_code
-            except httpx.HTTPError:
-                status, version = 0, None
+                error = ""
+            except httpx.HTTPError as exc:
+                status, version, error = 0, None, f"{type(exc).__name__}: {exc}"
             finally:
                 self.in_flight[replica.name] -= 1
             self.answered[deployment] += 1
             self.outcomes.append(
-                Outcome(sent, time.monotonic(), replica.name, deployment, status, version)
+                Outcome(sent, time.monotonic(), replica.name, deployment, status, version, error)
             )

@@ -47,6 +47,14 @@ class Replica:
         except httpx.TransportError:
             return False
 
+    def logged_rows(self) -> int:
+        """Rows its prediction log has written to segments (from /metrics)."""
+        metrics = httpx.get(f"{self.url}/metrics", timeout=5).text
+        for line in metrics.splitlines():
+            if line.startswith('shipyard_prediction_log_records_total{outcome="logged"}'):
+                return int(float(line.split()[-1]))
+        raise AssertionError(f"{self.name}: no prediction-log counter in /metrics")
+
     def kill(self) -> None:
         """SIGKILL: no lease release, no final flush - a pod lost with its node."""
         self.process.send_signal(signal.SIGKILL)

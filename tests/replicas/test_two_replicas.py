@@ -224,7 +224,8 @@ async def _controller_fails_over(
     assert survivor.ready()  # the load balancer's readiness check
     load.route("beta", [survivor])
     await load.drained(holder)
-    await asyncio.sleep(1.0)  # its prediction log and statistics reach the store
+    answered = load.count(replica=holder.name, status=200)  # every one is logged
+    await until(lambda: holder.logged_rows() >= answered, 10, f"{holder.name} log flushed")
     assert holder.holds(client.store.leases.holder(LEASE))
     holder.kill()
     killed = time.monotonic()
@@ -281,4 +282,7 @@ async def _monitor_counts_both(
         results = client.monitor_results("alpha-rows", "rows", limit=1)
         return results[0]["value"] if results else None
 
-    await until(lambda: latest_rows() == served, 20, f"monitor rows == {served}")
+    try:
+        await until(lambda: latest_rows() == served, 20, f"monitor rows == {served}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the monitor's last count: {latest_rows()}") from None
