@@ -36,7 +36,7 @@ from shipyard.deploy.rollouts import LEASE, RolloutSpec
 from tests.replicas.load import Load
 from tests.replicas.replicas import FAST_CONTROLLERS, Replica, start_replicas
 
-# ~3 min on 2 cores shared with four other jobs (load average 8); the limit leaves room.
+# ~50 s on 2 idle cores, ~3 min shared with four other jobs (load average 8): room for both.
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(420)]
 
 TOTAL = 10_000  # predictions across the whole test
