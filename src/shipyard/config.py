@@ -151,6 +151,13 @@ class ServerSettings(BaseSettings):
     controller_tick_s: float = Field(
         default=1.0, gt=0, description="How often the rollout controller evaluates rollouts."
     )
+    controller_lease_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Time to live of a controller's lease (rollouts, monitors, bandits): when "
+        "the process running them dies, another replica takes over within this time. Shorter "
+        "means faster failover and more lease writes; never less than three ticks.",
+    )
     model_threads: int = Field(
         default=1, ge=1, description="Threads per model for libraries with OpenMP/BLAS pools."
     )
@@ -204,6 +211,11 @@ class ServerSettings(BaseSettings):
     @property
     def tls(self) -> bool:
         return self.tls_cert is not None
+
+    @property
+    def lease_ttl_s(self) -> float:
+        """The controllers' lease: a renewal every tick keeps it well inside its time to live."""
+        return max(self.controller_lease_s, 3 * self.controller_tick_s)
 
 
 class HttpSettings(BaseSettings):

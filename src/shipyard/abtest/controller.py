@@ -18,19 +18,21 @@ import io
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from shipyard.abtest import bandit
-from shipyard.abtest.report import arm_rewards
 from shipyard.abtest.spec import ExperimentSpec
 from shipyard.deploy.policy import Arm, BanditPolicy
 from shipyard.monitoring.predlog import PREFIX
 from shipyard.store import Store
 from shipyard.store.experiment_store import ExperimentRecord
 from shipyard.store.leased_loop import LeasedLoop
+
+if TYPE_CHECKING:
+    from shipyard.abtest import bandit
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,10 @@ def rewards_by_arm(
     store: Store, record: ExperimentRecord, spec: ExperimentSpec, arms: pd.DataFrame
 ) -> dict[str, bandit.ArmReward]:
     """Per arm, the rewards fed back for its rows so far."""
+    # The statistics (scipy, scikit-learn's metrics) load at the first bandit round, not
+    # with every serving process: a replica without bandits starts ~1 s sooner.
+    from shipyard.abtest.report import arm_rewards
+
     assert spec.bandit is not None
     name = spec.bandit.reward.removeprefix("outcome.")
     feedback = [
@@ -89,6 +95,8 @@ def update_weights(
     rng: np.random.Generator | None = None,
 ) -> dict[str, float] | None:
     """One bandit update of ``record``; the new shares by arm (None if it stopped)."""
+    from shipyard.abtest import bandit  # scipy: loaded at the first round (see above)
+
     spec = ExperimentSpec.from_dict(record.spec)
     assert spec.bandit is not None
     deployment = store.deployments.get(record.deployment)
@@ -135,8 +143,12 @@ class BanditController(LeasedLoop):
 
     lease = LEASE
 
-    def __init__(self, store: Store, holder: str, *, tick_s: float = 1.0) -> None:
-        super().__init__(store, holder, tick_s=tick_s, lease_ttl_s=max(tick_s * 10, 10.0))
+    def __init__(
+        self, store: Store, holder: str, *, tick_s: float = 1.0, lease_ttl_s: float | None = None
+    ) -> None:
+        super().__init__(
+            store, holder, tick_s=tick_s, lease_ttl_s=lease_ttl_s or max(tick_s * 10, 10.0)
+        )
         self._ledgers: dict[str, ArmLedger] = {}
         self._last: dict[str, float] = {}
 

@@ -168,7 +168,14 @@ def _refs(rollout: RolloutRecord) -> tuple[ModelRef, ModelRef, SinglePolicy]:
     )
 
 
-def promote(store: Store, rollout: RolloutRecord, *, actor: str, reason: str) -> RolloutRecord:
+def promote(
+    store: Store,
+    rollout: RolloutRecord,
+    *,
+    actor: str,
+    reason: str,
+    lease: tuple[str, str] | None = None,
+) -> RolloutRecord:
     """Move the alias (or the pinned version) to the candidate and end the rollout."""
     _, candidate, original = _refs(rollout)
     if original.target.alias is not None and original.target.name == candidate.name:
@@ -186,6 +193,7 @@ def promote(store: Store, rollout: RolloutRecord, *, actor: str, reason: str) ->
         alias_move=move,
         reason=reason,
         details={"reason": reason},
+        lease=lease,
     )
 
 
@@ -197,6 +205,7 @@ def rollback(
     reason: str,
     status: str = "rolled_back",
     checks: list[CheckResult] | None = None,
+    lease: tuple[str, str] | None = None,
 ) -> RolloutRecord:
     details: dict[str, Any] = {"reason": reason}
     if checks is not None:
@@ -209,6 +218,7 @@ def rollback(
         policy=rollout.original_policy,
         reason=reason,
         details=details,
+        lease=lease,
     )
 
 
@@ -234,9 +244,18 @@ def set_paused(store: Store, rollout: RolloutRecord, paused: bool, *, actor: str
 
 
 def evaluate(
-    store: Store, rollout: RolloutRecord, *, actor: str = "rollout-controller"
+    store: Store,
+    rollout: RolloutRecord,
+    *,
+    actor: str = "rollout-controller",
+    holder: str | None = None,
 ) -> tuple[str, list[CheckResult]]:
-    """One controller decision for a running rollout: wait, advance, promote or roll back."""
+    """One controller decision for a running rollout: wait, advance, promote or roll back.
+
+    With ``holder`` (the controller's lease holder) every decision is fenced by the
+    lease and records who made it.
+    """
+    lease = (LEASE, holder) if holder is not None else None
     spec = RolloutSpec.from_dict(rollout.spec)
     checks = analyze(
         store,
@@ -255,7 +274,12 @@ def evaluate(
             f"{c.name} {c.value:.4g} (needs {c.threshold})" for c in failed if c.value is not None
         )
         rollback(
-            store, rollout, actor=actor, reason=f"step {step:g}% failed: {reason}", checks=checks
+            store,
+            rollout,
+            actor=actor,
+            reason=f"step {step:g}% failed: {reason}",
+            checks=checks,
+            lease=lease,
         )
         return "rolled_back", checks
     if waiting:
@@ -272,9 +296,10 @@ def evaluate(
                     status="paused",
                     reason=reason,
                     details={"reason": reason, "checks": [c.to_dict() for c in checks]},
+                    lease=lease,
                 )
                 return "paused", checks
-            rollback(store, rollout, actor=actor, reason=reason, checks=checks)
+            rollback(store, rollout, actor=actor, reason=reason, checks=checks, lease=lease)
             return "rolled_back", checks
         return "waiting", checks
     if age_s < spec.interval_s:
@@ -282,7 +307,7 @@ def evaluate(
     baseline, candidate, _ = _refs(rollout)
     next_index = rollout.step_index + 1
     if next_index >= len(spec.steps) or spec.steps[next_index] >= 100:
-        promote(store, rollout, actor=actor, reason=f"all checks passed at {step:g}%")
+        promote(store, rollout, actor=actor, reason=f"all checks passed at {step:g}%", lease=lease)
         return "promoted", checks
     weight = spec.steps[next_index]
     store.rollouts.transition(
@@ -292,6 +317,7 @@ def evaluate(
         step_index=next_index,
         policy=_canary(baseline, candidate, weight),
         details={"from_step": step, "to_step": weight, "checks": [c.to_dict() for c in checks]},
+        lease=lease,
     )
     return "advanced", checks
 
@@ -313,11 +339,13 @@ class RolloutController(LeasedLoop):
             if rollout.status != "running":
                 continue
             try:
-                decision, _ = evaluate(self.store, rollout)
+                decision, _ = evaluate(self.store, rollout, holder=self.holder)
                 if decision not in ("waiting", "observing"):
                     logger.info("rollout %s of %s: %s", rollout.id, rollout.deployment, decision)
             except Conflict:
-                continue  # changed by a person between read and write; next tick sees it
+                # changed by a person between read and write, or this process lost the
+                # lease while it evaluated; the next tick (or the new holder) sees it
+                continue
             except Exception as exc:
                 logger.error("rollout %s: evaluation failed: %s", rollout.id, exc)
         if time.monotonic() - self._last_prune > 300:

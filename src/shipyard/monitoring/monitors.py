@@ -263,8 +263,10 @@ class MonitorRunner(LeasedLoop):
 
     lease = LEASE
 
-    def __init__(self, store: Store, holder: str, *, tick_s: float = 1.0) -> None:
-        super().__init__(store, holder, tick_s=tick_s, lease_ttl_s=tick_s * 10)
+    def __init__(
+        self, store: Store, holder: str, *, tick_s: float = 1.0, lease_ttl_s: float | None = None
+    ) -> None:
+        super().__init__(store, holder, tick_s=tick_s, lease_ttl_s=lease_ttl_s or tick_s * 10)
         #: (monitor, deployment, metric) -> the last value (``shipyard_monitor_value``).
         self.latest: dict[tuple[str, str, str], float] = {}
 

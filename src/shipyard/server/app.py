@@ -86,7 +86,10 @@ def create_app(
     )
     denials = DenialLog(client.store) if settings.auth else None
     monitor_runner = MonitorRunner(
-        client.store, dataplane.process_id, tick_s=settings.controller_tick_s
+        client.store,
+        dataplane.process_id,
+        tick_s=settings.controller_tick_s,
+        lease_ttl_s=settings.lease_ttl_s,
     )
     metrics.watch_monitors(monitor_runner.latest)
     explanations = Explanations(dataplane, threads=settings.explain_threads)
@@ -108,11 +111,17 @@ def create_app(
         gc.freeze()
         core.start()
         controller = RolloutController(
-            client.store, dataplane.process_id, tick_s=settings.controller_tick_s
+            client.store,
+            dataplane.process_id,
+            tick_s=settings.controller_tick_s,
+            lease_ttl_s=settings.lease_ttl_s,
         )
         dispatcher = WebhookDispatcher(client.store, dataplane.process_id, http=http_settings)
         bandits = BanditController(
-            client.store, dataplane.process_id, tick_s=settings.controller_tick_s
+            client.store,
+            dataplane.process_id,
+            tick_s=settings.controller_tick_s,
+            lease_ttl_s=settings.lease_ttl_s,
         )
         controller.start()
         bandits.start()

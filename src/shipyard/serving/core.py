@@ -54,6 +54,10 @@ class ServingCore:
         dataplane = DataPlane(routing, flush_interval_s=settings.stats_flush_s, predlog=predlog)
         metrics.watch_routing(routing)
         metrics.watch_comparisons(dataplane.stats)
+        if predlog is not None and prediction_log is None:
+            # One name per process (host-pid-random) on its log segments, statistics rows
+            # and leases, so an operator can tell which replica (pod) wrote what.
+            predlog.process_id = dataplane.process_id
         if predlog is not None:
             metrics.watch_prediction_log(predlog.counters)
         return cls(metrics, routing, dataplane, predlog)

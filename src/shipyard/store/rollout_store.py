@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from shipyard.errors import Conflict, DeploymentNotFound, NotFound
 from shipyard.store.audit import now_ms, record_event
@@ -14,7 +15,7 @@ from shipyard.store.audit_context import current_audit_context
 from shipyard.store.database import Database
 from shipyard.store.registry_store import RegistryStore
 from shipyard.store.revision import bump_revision
-from shipyard.store.schema import Deployment, Rollout, RolloutEvent
+from shipyard.store.schema import Deployment, Lease, Rollout, RolloutEvent
 
 ACTIVE = ("running", "paused")
 
@@ -142,9 +143,20 @@ class RolloutStore:
         alias_move: AliasMove | None = None,
         reason: str | None = None,
         expect_status: tuple[str, ...] = ACTIVE,
+        lease: tuple[str, str] | None = None,
     ) -> RolloutRecord:
-        """Apply one decision atomically; refuses if the rollout left ``expect_status``."""
+        """Apply one decision atomically; refuses if the rollout left ``expect_status``.
+
+        ``lease`` (name, holder) fences a controller's decision: it is applied only
+        if that holder still holds the lease, checked in the same transaction (the
+        row locked on PostgreSQL, so a takeover waits for the decision to commit).
+        A controller that stalled past its lease time thus cannot act beside the
+        replica that took over; the event records the holder.
+        """
         with self.db.write() as session:
+            if lease is not None:
+                _check_lease(session, self.db.dialect, *lease)
+                details = {**details, "holder": lease[1]}
             rollout = session.get(Rollout, rollout_id)
             if rollout is None:
                 raise NotFound(f"rollout {rollout_id} does not exist")
@@ -260,6 +272,15 @@ class RolloutStore:
                     .order_by(RolloutEvent.id)
                 )
             ]
+
+
+def _check_lease(session: Session, dialect: str, name: str, holder: str) -> None:
+    query = select(Lease).where(Lease.name == name)
+    if dialect == "postgresql":
+        query = query.with_for_update()
+    row = session.scalars(query).first()
+    if row is None or row.holder != holder or row.expires_at < now_ms():
+        raise Conflict(f"lease {name!r} is no longer held by {holder}; decision not applied")
 
 
 def _record(row: Rollout) -> RolloutRecord:
