@@ -19,8 +19,7 @@ def _refused_by_every_worker(url: str, headers: dict[str, str], tries: int = 40)
     alone costs ~60 ms here) per request."""
     with httpx.Client(limits=httpx.Limits(max_keepalive_connections=0)) as http:
         return all(
-            http.get(f"{url}/api/models", headers=headers).status_code == 401
-            for _ in range(tries)
+            http.get(f"{url}/api/models", headers=headers).status_code == 401 for _ in range(tries)
         )
 
 
