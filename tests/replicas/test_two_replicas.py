@@ -295,6 +295,9 @@ async def _monitor_counts_both(
         return results[0]["value"] if results else None
 
     try:
-        await until(lambda: latest_rows() == served, 20, f"monitor rows == {served}")
+        # Each monitor run reads every segment both replicas wrote (hundreds of small files
+        # after a minute of 0.25 s flushes) and computes drift and quality over them: on a
+        # busy CI box (xdist's other worker) a run took well over 10 s, so allow a few.
+        await until(lambda: latest_rows() == served, 60, f"monitor rows == {served}")
     except AssertionError as exc:
         raise AssertionError(f"{exc}; the monitor's last count: {latest_rows()}") from None
