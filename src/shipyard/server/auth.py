@@ -18,6 +18,7 @@ import logging
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import FastAPI
@@ -29,7 +30,8 @@ from shipyard.security.denials import Denial, DenialLog
 from shipyard.security.principal import Principal
 from shipyard.server.mlflow_api.errors import is_mlflow_path
 from shipyard.server.protocols import mlflow, oip
-from shipyard.server.route_permissions import ROUTES, Rule
+from shipyard.server.route_permissions import ROUTES, Rule, denial
+from shipyard.server.ui.sessions import LOCAL, SessionCodec, read_cookie
 from shipyard.store.audit_context import audit_context
 
 logger = logging.getLogger(__name__)
@@ -99,8 +101,10 @@ class AuthApp:
         open_metrics: bool = False,
         default_deployment: str = "",
         denials: DenialLog | None = None,
+        sessions: SessionCodec | None = None,
     ) -> None:
         self.app = app
+        self.sessions = sessions
         self.denials = denials
         self.fallback = getattr(app, "fallback", app)  # the FastAPI app behind predict
         self.table = table
@@ -147,9 +151,15 @@ class AuthApp:
             await self.app(scope, receive, send)
             return
         principal = self.table.authenticate(_header(scope, b"authorization"))
+        dashboard = self.sessions is not None and (path == "/ui" or path.startswith("/ui/"))
+        if principal is None and dashboard:
+            principal = self._session_principal(scope)
         route = resolved[0] if resolved else path
         if principal is None:
             self._record(scope, "anonymous", 401, route, "no valid token")
+            if dashboard:  # a person at a browser: to the sign-in page, not a JSON 401
+                await _to_sign_in(send, path if method in ("GET", "HEAD") else "/ui")
+                return
             await _deny(
                 send,
                 path,
@@ -180,17 +190,21 @@ class AuthApp:
     def _denial(
         self, principal: Principal, rule: Rule, params: dict[str, str], path: str
     ) -> str | None:
-        deployment = params.get(rule.deployment) if rule.deployment else None
-        if rule.deployment and deployment is None and path.strip("/") == "invocations":
-            deployment = self.default_deployment or None
-        model = params.get(rule.model) if rule.model else None
-        reasons = []
-        for permission in rule.permission_for(params):
-            reason = principal.denial(permission, model=model, deployment=deployment)
-            if reason is None:
-                return None
-            reasons.append(reason)
-        return reasons[0] if reasons else "no permission allows this route"
+        default = self.default_deployment or None if path.strip("/") == "invocations" else None
+        return denial(principal, rule, params, default_deployment=default)
+
+    def _session_principal(self, scope: Scope) -> Principal | None:
+        """The principal behind a dashboard session cookie, through the same token table
+        (so a revoked token or a disabled user ends the session too); the session is kept
+        in the request's state for the CSRF check."""
+        assert self.sessions is not None and self.table is not None
+        session = self.sessions.verify(read_cookie(_header(scope, b"cookie")))
+        if session is None or session.subject == LOCAL:
+            return None
+        principal = self.table.authenticate_hash(session.subject)
+        if principal is not None:
+            scope.setdefault("state", {})["ui_session"] = session
+        return principal
 
     def _record(self, scope: Scope, actor: str, status: int, route: str, reason: str) -> None:
         if self.denials is not None:
@@ -225,6 +239,19 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+async def _to_sign_in(send: Send, after: str) -> None:
+    """303 to the dashboard's sign-in page, coming back to ``after`` once signed in."""
+    location = "/ui/login?" + urlencode({"next": after})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 303,
+            "headers": [(b"location", location.encode()), (b"content-length", b"0")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _deny(send: Send, path: str, status: int, message: str) -> None:
