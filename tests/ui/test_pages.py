@@ -35,8 +35,13 @@ def test_every_page_renders_readable_html_without_javascript(
     assert "shipyard rollout status cancer" in page.text
     assert "Checks of the current step" in page.text and "(min " in page.text
     assert "10% to v2" in page.text and "current" in page.text
-    missing = http.get("/ui/rollouts/nope", headers=cookie)
-    assert missing.status_code == 404 and "does not exist" in missing.text
+    deployment = http.get("/ui/deployments/cancer", headers=cookie)
+    assert deployment.status_code == 200
+    assert "shipyard deployments show cancer" in deployment.text
+    assert "Requests by version" in deployment.text and "v1 → v2" in deployment.text
+    for path in ("/ui/rollouts/nope", "/ui/deployments/nope"):
+        missing = http.get(path, headers=cookie)
+        assert missing.status_code == 404 and "does not exist" in missing.text
 
 
 def test_overview_counts_the_requests_this_process_served(

@@ -160,6 +160,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/ui/logout"): OPEN,
     ("GET", "/ui/static/{path:path}"): OPEN,
     ("GET", "/ui"): needs(P.READ),
+    ("GET", "/ui/deployments/{name}"): needs(P.READ, deployment="name"),
     ("GET", "/ui/rollouts/{deployment}"): needs(P.READ, deployment="deployment"),
     ("POST", "/ui/rollouts/{deployment}/{action}"): needs(P.DEPLOY, deployment="deployment"),
     # artifacts by hash (the remote SDK's uploads and downloads)

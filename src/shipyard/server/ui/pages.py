@@ -56,18 +56,11 @@ def overview(request: Request) -> Response:
     viewer = viewer_of(request)
     client: Client = request.app.state.client
     stats: ServingStats = request.app.state.ui_stats
-    dataplane = request.app.state.dataplane
-    loaded = set(dataplane.deployments())
-    failures: dict[str, str] = dataplane.routing.failures
     measured = stats.read()
     deployments = [
         {
             "name": d.name,
-            "health": "failed"
-            if d.name in failures
-            else "ready"
-            if d.name in loaded
-            else "not loaded",
+            "health": _health(request, d.name),
             "traffic": traffic(d.policy),
             "stats": measured.get(d.name),
         }
@@ -84,6 +77,36 @@ def overview(request: Request) -> Response:
         "cli": "shipyard deployments list",
     }
     return render(request, viewer, "overview.html", context)
+
+
+@router.get("/ui/deployments/{name}")
+def deployment_page(request: Request, name: str) -> Response:
+    """One deployment: policy, serving settings, health, traffic by version, rollouts."""
+    viewer = viewer_of(request)
+    client: Client = request.app.state.client
+    try:
+        deployment = client.get_deployment(name)
+    except ShipyardError as error:
+        return render_error(request, viewer, error)
+    stats: ServingStats = request.app.state.ui_stats
+    context = {
+        "deployment": deployment,
+        "health": _health(request, name),
+        "traffic": traffic(deployment.policy),
+        "stats": stats.read().get(name),
+        "versions": stats.by_version(name),
+        "rollouts": client.store.rollouts.history(name)[-20:][::-1],
+        "workers": request.app.state.ui_workers,
+        "cli": f"shipyard deployments show {name}",
+    }
+    return render(request, viewer, "deployment.html", context)
+
+
+def _health(request: Request, name: str) -> str:
+    dataplane = request.app.state.dataplane
+    if name in dataplane.routing.failures:
+        return "failed"
+    return "ready" if name in set(dataplane.deployments()) else "not loaded"
 
 
 @router.get("/ui/rollouts/{deployment}")

@@ -39,10 +39,33 @@ def _p99(buckets: list[tuple[float, float]]) -> float | None:
     return None
 
 
+@dataclass(frozen=True)
+class VersionStats:
+    version: str
+    requests: int
+    errors: int
+
+
 class ServingStats:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self._last: tuple[float, dict[str, int]] | None = None
+
+    def by_version(self, deployment: str) -> list[VersionStats]:
+        """Requests and 5xx answers per version of one deployment (since start)."""
+        counts: dict[str, list[int]] = {}
+        for family in self.registry.collect():
+            if family.name != "shipyard_requests":
+                continue
+            for sample in family.samples:
+                labels = sample.labels
+                if not sample.name.endswith("_total") or labels["deployment"] != deployment:
+                    continue
+                entry = counts.setdefault(labels["version"], [0, 0])
+                entry[0] += int(sample.value)
+                if labels.get("status", "").startswith("5"):
+                    entry[1] += int(sample.value)
+        return [VersionStats(v, n, e) for v, (n, e) in sorted(counts.items())]
 
     def read(self) -> dict[str, DeploymentStats]:
         requests: dict[str, int] = {}
