@@ -51,7 +51,8 @@ def test_a_viewer_sees_no_buttons_and_is_refused_when_posting_anyway(
             f"/ui/rollouts/{rollout}/{action}", data={"csrf_token": csrf}, headers=cookie
         )
         assert response.status_code == 403, action
-        assert "'deploy' permission" in response.text
+        assert response.headers["content-type"].startswith("text/html")  # a page, not JSON
+        assert "'deploy' permission" in response.text and "Not allowed" in response.text
     assert _status(workspace) == "running"
 
 

@@ -49,6 +49,16 @@ def test_a_session_cookie_is_httponly_strict_scoped_and_holds_no_token(
     assert "Secure" in secure.headers["set-cookie"]
 
 
+def test_a_sign_in_posted_from_another_site_is_refused(http: TestClient, workspace: Client) -> None:
+    token = token_of(workspace, "viewer", http)
+    for headers in ({"origin": "https://evil.example"}, {"sec-fetch-site": "cross-site"}):
+        response = http.post("/ui/login", data={"token": token}, headers=headers)
+        assert response.status_code == 403 and "set-cookie" not in response.headers
+    same = http.post("/ui/login", data={"token": token}, headers={"origin": "http://testserver"})
+    http.cookies.clear()
+    assert same.status_code == 303
+
+
 def test_sign_in_returns_only_to_dashboard_pages(http: TestClient, workspace: Client) -> None:
     token = token_of(workspace, "viewer", http)
     for target in ("https://evil.example/", "//evil.example/ui", "/api/models", "/ui//evil"):

@@ -31,6 +31,7 @@ from shipyard.security.principal import Principal
 from shipyard.server.mlflow_api.errors import is_mlflow_path
 from shipyard.server.protocols import mlflow, oip
 from shipyard.server.route_permissions import ROUTES, Rule, denial
+from shipyard.server.ui.refusal import refusal_page
 from shipyard.server.ui.sessions import LOCAL, SessionCodec, read_cookie
 from shipyard.store.audit_context import audit_context
 
@@ -256,6 +257,9 @@ async def _to_sign_in(send: Send, after: str) -> None:
 
 async def _deny(send: Send, path: str, status: int, message: str) -> None:
     """401/403 in the shape of the protocol the path belongs to."""
+    if path == "/ui" or path.startswith("/ui/"):
+        await _send(send, status, refusal_page(status, message), b"text/html; charset=utf-8")
+        return
     if path.startswith("/v2"):
         body = oip.error(message)
     elif path.rstrip("/").endswith("invocations") or is_mlflow_path(path):
@@ -263,9 +267,12 @@ async def _deny(send: Send, path: str, status: int, message: str) -> None:
     else:
         kind = "Unauthorized" if status == 401 else "PermissionDenied"
         body = {"error": {"type": kind, "message": message}}
-    payload = orjson.dumps(body)
+    await _send(send, status, orjson.dumps(body), b"application/json")
+
+
+async def _send(send: Send, status: int, payload: bytes, content_type: bytes) -> None:
     headers = [
-        (b"content-type", b"application/json"),
+        (b"content-type", content_type),
         (b"content-length", str(len(payload)).encode()),
     ]
     if status == 401:

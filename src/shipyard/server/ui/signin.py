@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
+from shipyard.errors import ShipyardError
 from shipyard.security import tokens
 from shipyard.security.access_table import AccessTable
-from shipyard.server.ui.errors import SignInFailed
+from shipyard.server.ui.errors import CsrfRefused, SignInFailed
 from shipyard.server.ui.rendering import read_form, render, set_session_cookie, status_of
 from shipyard.server.ui.sessions import COOKIE, SessionCodec
 
 router = APIRouter(include_in_schema=False)
+
+
+def _cross_site(request: Request) -> bool:
+    """A sign-in posted from another site's page (login CSRF): the browser says so in
+    ``Sec-Fetch-Site`` or in an ``Origin`` that is not this server."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return True
+    origin = request.headers.get("origin")
+    return bool(origin) and urlsplit(origin).netloc != request.headers.get("host")
 
 
 def _next(target: str | None) -> str:
@@ -45,8 +57,12 @@ async def sign_in(request: Request) -> Response:
     codec: SessionCodec = request.app.state.ui_sessions
     token = form.get("token", "").strip()
     principal = table.authenticate(f"Bearer {token}") if token else None
-    if principal is None:
+    error: ShipyardError | None = None
+    if _cross_site(request):
+        error = CsrfRefused("sign-in must come from this server's own sign-in page")
+    elif principal is None:
         error = SignInFailed("that token is not valid: it may be mistyped, revoked or expired")
+    if error is not None:
         return render(
             request,
             None,
