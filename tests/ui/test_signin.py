@@ -108,3 +108,15 @@ def test_session_cookies_and_csrf_tokens_cannot_be_forged_or_outlive_their_expir
     assert codec.csrf_ok(session, codec.csrf_token(session))
     assert not codec.csrf_ok(session, other.csrf_token(session))
     assert not codec.csrf_ok(session, "") and not codec.csrf_ok(None, "x")
+
+
+def test_the_session_key_is_shared_by_a_workspaces_processes(tmp_path, caplog) -> None:
+    from shipyard.server.ui.sessions import load_key
+
+    first, second = load_key(None, tmp_path / "ws"), load_key(None, tmp_path / "ws")
+    assert first == second and len(first) == 32
+    assert (tmp_path / "ws" / "ui-session.key").stat().st_mode & 0o777 == 0o600
+    assert load_key("configured", tmp_path / "ws") not in (first, load_key("other", tmp_path))
+    (tmp_path / "file").write_text("not a folder")
+    alone = load_key(None, tmp_path / "file")  # cannot keep a key there: this process's own
+    assert len(alone) == 32 and "SHIPYARD_UI_SESSION_KEY" in caplog.text

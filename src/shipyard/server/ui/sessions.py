@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 COOKIE = "shipyard_session"
 CSRF_FIELD = "csrf_token"
@@ -36,10 +39,23 @@ class Session:
 
 
 def load_key(configured: str | None, home: Path) -> bytes:
-    """The signing key: configured, else created once in the workspace folder."""
+    """The signing key: configured, else created once in the workspace folder, else (a
+    read-only folder) a random key of this process alone, with a warning."""
     if configured:
         return hashlib.sha256(configured.encode()).digest()
-    path = home / "ui-session.key"
+    try:
+        return _key_file(home / "ui-session.key")
+    except (OSError, ValueError) as exc:
+        logger.warning(
+            "dashboard sessions use a key of this process only (%s); set "
+            "SHIPYARD_UI_SESSION_KEY so that every worker and replica accepts them",
+            type(exc).__name__,
+        )
+        return secrets.token_bytes(32)
+
+
+def _key_file(path: Path) -> bytes:
+    home = path.parent
     if not path.exists():
         home.mkdir(parents=True, exist_ok=True)
         fresh = home / f".ui-session.key.{os.getpid()}.{secrets.token_hex(4)}"
