@@ -32,8 +32,11 @@ def test_a_deployer_pauses_resumes_and_aborts_a_rollout_from_the_page(
         )
         assert response.status_code == 303 and response.headers["location"] == "/ui/rollouts/cancer"
         assert _status(workspace) == expected
-    events = [e.kind for e in workspace.rollout_events(workspace.rollout("cancer").id)]
-    assert events[-3:] == ["pause", "resume", "aborted"]
+    events = workspace.rollout_events(workspace.rollout("cancer").id)
+    assert [e.kind for e in events[-3:]] == ["pause", "resume", "aborted"]
+    assert all(
+        e.actor.startswith("token:ui-deployer-") for e in events[-3:]
+    )  # the signed-in caller
     done = http.get(f"/ui/rollouts/{rollout}", headers=cookie).text
     assert "</button>" not in done.split("<main>", 1)[1]  # nothing left to do
 

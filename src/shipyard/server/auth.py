@@ -9,7 +9,9 @@ missing permission - before the route runs, so neither answer reveals whether
 the named model or deployment exists. A route the app has but the table does
 not is refused (fail closed). The caller, request id and client address are
 set as the audit context of the request, so every change it makes is
-recorded under its name.
+recorded under its name. On dashboard paths (``/ui``) a signed session cookie
+(``server/ui/sessions.py``) stands in for the header, resolved through the same
+token table, and an anonymous browser is sent to the sign-in page (303).
 """
 
 from __future__ import annotations
