@@ -118,6 +118,12 @@ class ServerSettings(BaseSettings):
     open_metrics: bool = Field(
         default=False, description="Serve /metrics without a token (for a Prometheus scraper)."
     )
+    ui_session_key: SecretStr | None = Field(
+        default=None,
+        description="Key that signs dashboard session cookies; every replica must share it. "
+        "Default: a random key kept in <home>/ui-session.key (shared by the workers "
+        "of one machine).",
+    )
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
     )

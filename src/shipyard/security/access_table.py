@@ -93,6 +93,25 @@ class AccessTable:
         self._used[entry.token_hash] = now_ms
         return entry.principal
 
+    def authenticate_hash(self, token_hash: str) -> Principal | None:
+        """The principal of a live token known by its SHA-256 (a dashboard session), or None.
+
+        The same table and expiry check as ``authenticate``: a revoked token, a disabled
+        user or an expired token ends the session as it ends the token."""
+        entry = self._entries.get(token_hash)
+        if entry is None:
+            return None
+        now_ms = int(time.time() * 1000)
+        if entry.expires_at_ms is not None and now_ms >= entry.expires_at_ms:
+            return None
+        self._used[entry.token_hash] = now_ms
+        return entry.principal
+
+    def expires_at_ms(self, token_hash: str) -> int | None:
+        """When a live token expires (None: never, or unknown)."""
+        entry = self._entries.get(token_hash)
+        return entry.expires_at_ms if entry is not None else None
+
     def _verify(self, authorization: str) -> _Entry | None:
         if not authorization.startswith(("Bearer ", "bearer ")):
             return None

@@ -2,7 +2,7 @@
 
 The hot prediction path (``server.predict``) sits in front; everything else
 is a FastAPI app: the control API, OIP and MLflow metadata/health routes,
-``/metrics`` and the OpenAPI docs at ``/docs``.
+``/metrics``, the OpenAPI docs at ``/docs`` and the dashboard at ``/ui``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from shipyard.pipelines.scheduler import PipelineExecutor, PipelineScheduler
 from shipyard.sdk.client import Client
 from shipyard.security.access_table import AccessTable
 from shipyard.security.denials import DenialLog
-from shipyard.server import ab_api, artifacts_api, batch_api, control, mlflow_api, ops_api
+from shipyard.server import ab_api, artifacts_api, batch_api, control, mlflow_api, ops_api, ui
 from shipyard.server.auth import AuthApp, app_routes, document_access
 from shipyard.server.errors import OipErrorBody, error_responses, install_error_handlers
 from shipyard.server.explain import Explanations
@@ -48,6 +48,7 @@ from shipyard.server.schemas import (
     OipReady,
     OipServerMetadata,
 )
+from shipyard.server.ui.sessions import SessionCodec, load_key
 from shipyard.serving.core import ServingCore
 from shipyard.serving.metrics import ServingMetrics
 
@@ -269,6 +270,13 @@ def create_app(
     api.include_router(ab_api.router)
     api.include_router(artifacts_api.router)
     mlflow_api.install(api)
+    sessions = SessionCodec(
+        load_key(
+            settings.ui_session_key.get_secret_value() if settings.ui_session_key else None,
+            client.settings.home,
+        )
+    )
+    ui.install(api, sessions=sessions, access=access, workers=settings.workers)
     operations, operation_schemas = ops_api.build_router()
     api.include_router(operations)
     document_access(api)
@@ -289,4 +297,5 @@ def create_app(
         open_metrics=settings.open_metrics,
         default_deployment=settings.default_deployment or "",
         denials=denials,
+        sessions=sessions,
     )

@@ -9,7 +9,9 @@ missing permission - before the route runs, so neither answer reveals whether
 the named model or deployment exists. A route the app has but the table does
 not is refused (fail closed). The caller, request id and client address are
 set as the audit context of the request, so every change it makes is
-recorded under its name.
+recorded under its name. On dashboard paths (``/ui``) a signed session cookie
+(``server/ui/sessions.py``) stands in for the header, resolved through the same
+token table, and an anonymous browser is sent to the sign-in page (303).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import FastAPI
@@ -29,7 +32,9 @@ from shipyard.security.denials import Denial, DenialLog
 from shipyard.security.principal import Principal
 from shipyard.server.mlflow_api.errors import is_mlflow_path
 from shipyard.server.protocols import mlflow, oip
-from shipyard.server.route_permissions import ROUTES, Rule
+from shipyard.server.route_permissions import ROUTES, Rule, denial
+from shipyard.server.ui.refusal import refusal_page
+from shipyard.server.ui.sessions import LOCAL, SessionCodec, read_cookie
 from shipyard.store.audit_context import audit_context
 
 logger = logging.getLogger(__name__)
@@ -99,8 +104,10 @@ class AuthApp:
         open_metrics: bool = False,
         default_deployment: str = "",
         denials: DenialLog | None = None,
+        sessions: SessionCodec | None = None,
     ) -> None:
         self.app = app
+        self.sessions = sessions
         self.denials = denials
         self.fallback = getattr(app, "fallback", app)  # the FastAPI app behind predict
         self.table = table
@@ -147,9 +154,15 @@ class AuthApp:
             await self.app(scope, receive, send)
             return
         principal = self.table.authenticate(_header(scope, b"authorization"))
+        dashboard = self.sessions is not None and (path == "/ui" or path.startswith("/ui/"))
+        if principal is None and dashboard:
+            principal = self._session_principal(scope)
         route = resolved[0] if resolved else path
         if principal is None:
             self._record(scope, "anonymous", 401, route, "no valid token")
+            if dashboard:  # a person at a browser: to the sign-in page, not a JSON 401
+                await _to_sign_in(send, path if method in ("GET", "HEAD") else "/ui")
+                return
             await _deny(
                 send,
                 path,
@@ -180,17 +193,21 @@ class AuthApp:
     def _denial(
         self, principal: Principal, rule: Rule, params: dict[str, str], path: str
     ) -> str | None:
-        deployment = params.get(rule.deployment) if rule.deployment else None
-        if rule.deployment and deployment is None and path.strip("/") == "invocations":
-            deployment = self.default_deployment or None
-        model = params.get(rule.model) if rule.model else None
-        reasons = []
-        for permission in rule.permission_for(params):
-            reason = principal.denial(permission, model=model, deployment=deployment)
-            if reason is None:
-                return None
-            reasons.append(reason)
-        return reasons[0] if reasons else "no permission allows this route"
+        default = self.default_deployment or None if path.strip("/") == "invocations" else None
+        return denial(principal, rule, params, default_deployment=default)
+
+    def _session_principal(self, scope: Scope) -> Principal | None:
+        """The principal behind a dashboard session cookie, through the same token table
+        (so a revoked token or a disabled user ends the session too); the session is kept
+        in the request's state for the CSRF check."""
+        assert self.sessions is not None and self.table is not None
+        session = self.sessions.verify(read_cookie(_header(scope, b"cookie")))
+        if session is None or session.subject == LOCAL:
+            return None
+        principal = self.table.authenticate_hash(session.subject)
+        if principal is not None:
+            scope.setdefault("state", {})["ui_session"] = session
+        return principal
 
     def _record(self, scope: Scope, actor: str, status: int, route: str, reason: str) -> None:
         if self.denials is not None:
@@ -227,8 +244,24 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+async def _to_sign_in(send: Send, after: str) -> None:
+    """303 to the dashboard's sign-in page, coming back to ``after`` once signed in."""
+    location = "/ui/login?" + urlencode({"next": after})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 303,
+            "headers": [(b"location", location.encode()), (b"content-length", b"0")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})
+
+
 async def _deny(send: Send, path: str, status: int, message: str) -> None:
     """401/403 in the shape of the protocol the path belongs to."""
+    if path == "/ui" or path.startswith("/ui/"):
+        await _send(send, status, refusal_page(status, message), b"text/html; charset=utf-8")
+        return
     if path.startswith("/v2"):
         body = oip.error(message)
     elif path.rstrip("/").endswith("invocations") or is_mlflow_path(path):
@@ -236,9 +269,12 @@ async def _deny(send: Send, path: str, status: int, message: str) -> None:
     else:
         kind = "Unauthorized" if status == 401 else "PermissionDenied"
         body = {"error": {"type": kind, "message": message}}
-    payload = orjson.dumps(body)
+    await _send(send, status, orjson.dumps(body), b"application/json")
+
+
+async def _send(send: Send, status: int, payload: bytes, content_type: bytes) -> None:
     headers = [
-        (b"content-type", b"application/json"),
+        (b"content-type", content_type),
         (b"content-length", str(len(payload)).encode()),
     ]
     if status == 401:

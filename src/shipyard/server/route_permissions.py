@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shipyard.security.permissions import PROTECTED_ALIASES, Permission
+from shipyard.security.principal import Principal
 
 P = Permission
 
 
 @dataclass(frozen=True)
 class Rule:
-    """What a route needs. ``anyone``: open (liveness/readiness only)."""
+    """What a route needs. ``anyone``: open (liveness/readiness, dashboard sign-in)."""
 
     permissions: tuple[Permission, ...] = ()
     anyone: bool = False
@@ -37,6 +38,31 @@ class Rule:
 
 
 OPEN = Rule(anyone=True)
+
+
+def denial(
+    principal: Principal,
+    rule: Rule,
+    params: dict[str, str],
+    *,
+    default_deployment: str | None = None,
+) -> str | None:
+    """Why ``principal`` may not use a route with this rule and these path parameters (None:
+    it may). The server checks every request with it and the dashboard decides which
+    buttons to show with it, so the two cannot disagree."""
+    if rule.anyone:
+        return None
+    deployment = params.get(rule.deployment) if rule.deployment else None
+    if rule.deployment and deployment is None:
+        deployment = default_deployment  # the bare /invocations route
+    model = params.get(rule.model) if rule.model else None
+    reasons = []
+    for permission in rule.permission_for(params):
+        reason = principal.denial(permission, model=model, deployment=deployment)
+        if reason is None:
+            return None
+        reasons.append(reason)
+    return reasons[0] if reasons else "no permission allows this route"
 
 
 def needs(
@@ -125,6 +151,18 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/webhooks"): needs(P.MANAGE_WEBHOOKS),
     ("POST", "/api/webhooks"): needs(P.MANAGE_WEBHOOKS),
     ("DELETE", "/api/webhooks/{webhook_id}"): needs(P.MANAGE_WEBHOOKS),
+    # the dashboard (server/ui): pages need the read permission of what they show, buttons
+    # the permission of the matching control API operation; signing in and out, the
+    # redirect from / and the vendored static files are open (they reveal nothing)
+    ("GET", "/"): OPEN,
+    ("GET", "/ui/login"): OPEN,
+    ("POST", "/ui/login"): OPEN,
+    ("POST", "/ui/logout"): OPEN,
+    ("GET", "/ui/static/{path:path}"): OPEN,
+    ("GET", "/ui"): needs(P.READ),
+    ("GET", "/ui/deployments/{name}"): needs(P.READ, deployment="name"),
+    ("GET", "/ui/rollouts/{deployment}"): needs(P.READ, deployment="deployment"),
+    ("POST", "/ui/rollouts/{deployment}/{action}"): needs(P.DEPLOY, deployment="deployment"),
     # artifacts by hash (the remote SDK's uploads and downloads)
     ("GET", "/api/artifacts/{sha256}"): needs(P.READ),
     ("PUT", "/api/artifacts/{sha256}"): needs(P.WRITE_RUNS, P.REGISTER),

@@ -1,0 +1,38 @@
+"""The web dashboard at ``/ui``: server-rendered pages over the same Client and the same
+permission table as the control API (see docs/dashboard.md).
+
+``install`` adds its routes to the app; none of them is in the OpenAPI schema.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from shipyard.security.access_table import AccessTable
+from shipyard.server.ui import actions, pages, signin
+from shipyard.server.ui.rendering import build_environment
+from shipyard.server.ui.serving_stats import ServingStats
+from shipyard.server.ui.sessions import SessionCodec
+from shipyard.server.ui.static import static_files
+
+__all__ = ["install"]
+
+
+def install(
+    api: FastAPI,
+    *,
+    sessions: SessionCodec,
+    access: AccessTable | None,
+    workers: int = 1,
+) -> None:
+    """Serve the dashboard from ``api`` (``access`` None: the server runs with --no-auth)."""
+    api.state.ui_sessions = sessions
+    api.state.ui_access = access
+    api.state.ui_auth = access is not None
+    api.state.ui_templates = build_environment()
+    api.state.ui_static = static_files()
+    api.state.ui_stats = ServingStats(api.state.metrics.registry)
+    api.state.ui_workers = workers
+    api.include_router(signin.router)
+    api.include_router(pages.router)
+    api.include_router(actions.router)
