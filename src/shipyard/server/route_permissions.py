@@ -163,6 +163,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/ui/deployments/{name}"): needs(P.READ, deployment="name"),
     ("GET", "/ui/rollouts/{deployment}"): needs(P.READ, deployment="deployment"),
     ("POST", "/ui/rollouts/{deployment}/{action}"): needs(P.DEPLOY, deployment="deployment"),
+    ("GET", "/ui/models"): needs(P.READ),
+    ("GET", "/ui/models/{name}"): needs(P.READ, model="name"),
+    ("GET", "/ui/models/{name}/versions/{version}"): needs(P.READ, model="name"),
+    ("GET", "/ui/datasets"): needs(P.READ),
+    ("GET", "/ui/datasets/{name}"): needs(P.READ),
     # artifacts by hash (the remote SDK's uploads and downloads)
     ("GET", "/api/artifacts/{sha256}"): needs(P.READ),
     ("PUT", "/api/artifacts/{sha256}"): needs(P.WRITE_RUNS, P.REGISTER),

@@ -1,0 +1,144 @@
+"""The Datasets pages: every dataset's newest version, and one dataset (its versions,
+the schema and profile of one version, the diff between two, its expectations and, on
+request, the validation of a version against them). Read through the Client."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from shipyard.errors import InvalidInput, ShipyardError
+from shipyard.sdk.client import Client
+from shipyard.server.ui.listing import page_number, page_of
+from shipyard.server.ui.rendering import render, render_error
+from shipyard.server.ui.viewer import viewer_of
+
+router = APIRouter(include_in_schema=False)
+
+DATASETS_PER_PAGE = 50
+VERSIONS_PER_PAGE = 20
+TOP_LEVELS = 5  # most frequent levels shown per categorical column
+_DIFF = re.compile(r"^(\d{1,9})\.\.(\d{1,9})$")
+
+
+@router.get("/ui/datasets")
+def datasets_page(request: Request, page: str | None = None) -> Response:
+    viewer = viewer_of(request)
+    client: Client = request.app.state.client
+    try:
+        number = page_number(page)
+        listing = page_of(
+            client.latest_datasets(
+                limit=DATASETS_PER_PAGE + 1, offset=(number - 1) * DATASETS_PER_PAGE
+            ),
+            number,
+            DATASETS_PER_PAGE,
+        )
+    except ShipyardError as error:
+        return render_error(request, viewer, error)
+    return render(
+        request, viewer, "datasets.html", {"datasets": listing, "cli": "shipyard datasets list"}
+    )
+
+
+@router.get("/ui/datasets/{name}")
+def dataset_page(
+    request: Request,
+    name: str,
+    version: str | None = None,
+    diff: str | None = None,
+    validate: str | None = None,
+    page: str | None = None,
+) -> Response:
+    """One dataset: versions (newest first, paged); one version's schema and profile (the
+    newest unless ``?version=N``); the diff ``?diff=A..B`` (default: from the version
+    before); expectations; ``?validate=1`` checks the version against them."""
+    viewer = viewer_of(request)
+    client: Client = request.app.state.client
+    try:
+        number = page_number(page)
+        record = client.get_dataset(name, _version(version))
+        versions = page_of(
+            client.list_datasets(
+                name,
+                limit=VERSIONS_PER_PAGE + 1,
+                offset=(number - 1) * VERSIONS_PER_PAGE,
+                newest_first=True,
+            ),
+            number,
+            VERSIONS_PER_PAGE,
+        )
+        pair = _pair(diff, record.version)
+        changes = client.diff_datasets(name, *pair) if pair else None
+        expectations = client.expectations(name)
+        report = None
+        if validate:
+            frame = client.load_dataset(record.uri)
+            report = client.validate_dataset(name, frame)
+        profile = profile_rows(client.dataset_profile(name, record.version))
+    except ShipyardError as error:
+        return render_error(request, viewer, error)
+    cli = f"shipyard datasets show {name} --version {record.version}"
+    if validate:
+        cli = f"shipyard datasets validate {name} FILE"
+    elif pair and diff:
+        cli = f"shipyard datasets diff {name} {pair[0]} {pair[1]}"
+    context = {
+        "record": record,
+        "versions": versions,
+        "pair": pair,
+        "changes": changes,
+        "expectations": yaml.safe_dump(expectations, sort_keys=False),
+        "report": report,
+        "profile": profile,
+        "cli": cli,
+    }
+    return render(request, viewer, "dataset.html", context)
+
+
+def _version(raw: str | None) -> int | None:
+    if raw is None or raw in ("", "latest"):
+        return None
+    if not raw.isdigit() or int(raw) < 1 or len(raw) > 9:
+        raise InvalidInput(f"version must be a positive whole number or 'latest', got {raw!r}")
+    return int(raw)
+
+
+def _pair(raw: str | None, version: int) -> tuple[int, int] | None:
+    """``A..B`` from the query, else the version before → this one (None for v1)."""
+    if raw:
+        match = _DIFF.match(raw)
+        if match is None:
+            raise InvalidInput(f"diff must look like 1..3 (two version numbers), got {raw!r}")
+        return int(match.group(1)), int(match.group(2))
+    return (version - 1, version) if version > 1 else None
+
+
+def profile_rows(profile: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per profiled column: the numbers' spread, or the most frequent levels."""
+    rows = []
+    for column, p in profile.get("columns", {}).items():
+        row: dict[str, Any] = {"column": column, "kind": p.get("kind", "-"), "nulls": p.get("nulls")}
+        if p.get("kind") == "numeric":
+            quantiles = p.get("quantiles") or []
+            row.update(
+                mean=p.get("mean"),
+                std=p.get("std"),
+                minimum=p.get("minimum"),
+                median=quantiles[len(quantiles) // 2] if quantiles else None,
+                maximum=p.get("maximum"),
+            )
+        else:
+            frequencies = p.get("frequencies", {})
+            total = sum(frequencies.values()) or 1
+            top = sorted(frequencies.items(), key=lambda kv: -kv[1])[:TOP_LEVELS]
+            row.update(
+                levels=len(frequencies),
+                top=[(level, count, count / total) for level, count in top],
+            )
+        rows.append(row)
+    return rows
