@@ -92,9 +92,9 @@ def _derivations(store: Store, version: ModelVersion) -> list[Node]:
         node = model_lineage(store, source, derivations=False)
         node.detail = f"derived from (source of this version): {node.detail}"
         nodes.append(node)
-    for other in store.registry.list_versions(version.name):
-        if other.tags.get(DERIVED_FROM_TAG) == version.uri:
-            nodes.append(Node("model", other.uri, f"derived from this version: {other.flavor}"))
+    for number in store.registry.versions_tagged(version.name, DERIVED_FROM_TAG, version.uri):
+        other = store.registry.get_version(version.name, version=number)
+        nodes.append(Node("model", other.uri, f"derived from this version: {other.flavor}"))
     return nodes
 
 

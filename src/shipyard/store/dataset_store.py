@@ -176,7 +176,9 @@ class DatasetStore:
                 query = query.offset(offset)
             return [_record(r) for r in session.scalars(query)]
 
-    def latest(self, *, limit: int | None = None, offset: int = 0) -> list[tuple[DatasetRecord, int]]:
+    def latest(
+        self, *, limit: int | None = None, offset: int = 0
+    ) -> list[tuple[DatasetRecord, int]]:
         """Each dataset's newest version and how many versions it has, by name; ``limit``
         and ``offset`` page over datasets in the query."""
         with self.db.read() as session:

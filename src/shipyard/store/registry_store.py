@@ -335,6 +335,24 @@ class RegistryStore:
             rows = list(session.scalars(query))
             return self._hydrate(session, name, model.id, rows)
 
+    def versions_tagged(self, name: str, key: str, value: str) -> list[int]:
+        """The numbers of the model's versions whose tag ``key`` is ``value`` (one indexed
+        query, not every version hydrated)."""
+        with self.db.read() as session:
+            model = self._model(session, name)
+            return list(
+                session.scalars(
+                    select(ModelVersion.version)
+                    .join(VersionTag, VersionTag.version_id == ModelVersion.id)
+                    .where(
+                        ModelVersion.model_id == model.id,
+                        VersionTag.key == key,
+                        VersionTag.value == value,
+                    )
+                    .order_by(ModelVersion.version)
+                )
+            )
+
     def version_metrics(self, name: str) -> list[tuple[int, dict[str, float]]]:
         """Every version's number and registered metrics, oldest first (two columns only:
         no signature, card or tags, for a chart across versions)."""

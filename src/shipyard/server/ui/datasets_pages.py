@@ -122,7 +122,11 @@ def profile_rows(profile: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per profiled column: the numbers' spread, or the most frequent levels."""
     rows = []
     for column, p in profile.get("columns", {}).items():
-        row: dict[str, Any] = {"column": column, "kind": p.get("kind", "-"), "nulls": p.get("nulls")}
+        row: dict[str, Any] = {
+            "column": column,
+            "kind": p.get("kind", "-"),
+            "nulls": p.get("nulls"),
+        }
         if p.get("kind") == "numeric":
             quantiles = p.get("quantiles") or []
             row.update(

@@ -41,9 +41,7 @@ def models_page(request: Request, page: str | None = None) -> Response:
     try:
         number = page_number(page)
         listing = page_of(
-            client.list_models(
-                limit=MODELS_PER_PAGE + 1, offset=(number - 1) * MODELS_PER_PAGE
-            ),
+            client.list_models(limit=MODELS_PER_PAGE + 1, offset=(number - 1) * MODELS_PER_PAGE),
             number,
             MODELS_PER_PAGE,
         )
@@ -107,9 +105,7 @@ def version_page(request: Request, name: str, version: str) -> Response:
     return render(request, viewer, "model_version.html", context)
 
 
-def _focus(
-    client: Client, aliases: dict[str, int], latest: int, name: str
-) -> ModelVersion | None:
+def _focus(client: Client, aliases: dict[str, int], latest: int, name: str) -> ModelVersion | None:
     """The version a model page details: its champion, else its newest version."""
     if "champion" in aliases:
         return client.get_model_version(name, aliases["champion"])
@@ -162,7 +158,7 @@ def version_details(client: Client, version: ModelVersion) -> VersionDetails:
     card = client.model_card(version.name, version.version)
     return VersionDetails(
         version=version,
-        card=Markup(_markdown.render(card)),  # noqa: S704 - markdown-it escapes raw HTML
+        card=Markup(_markdown.render(card)),  # markdown-it with html off escapes raw HTML
         run=run,
         tags=sorted((k, v) for k, v in version.tags.items() if k not in HIDDEN_TAGS),
         optimization=_optimization(version) if OPTIMIZE_TAG in version.tags else None,
