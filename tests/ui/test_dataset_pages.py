@@ -3,6 +3,7 @@ profile, diff between two versions, expectations and validation."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -98,6 +99,16 @@ def test_diff_between_any_two_versions(web: TestClient, viewer: dict[str, str]) 
     assert "amount wasserstein" in shift and "shifted" in shift.split("country")[0]
     assert "country jensenshannon 0 stable" in shift
     assert "shipyard datasets diff payments 1 2" in text
+    # the most shifted numeric column's percentiles in both versions, a chart and its table
+    data = json.loads(re.search(r'id="quantiles">(.*?)</script>', page.text).group(1))
+    assert data["title"].startswith("amount:") and [s["label"] for s in data["series"]] == [
+        "v1",
+        "v2",
+    ]
+    low, high = data["series"][0]["values"], data["series"][1]["values"]
+    assert low[0] == 0.0 and low[-1] == 99.0 and high[-1] == 990.0
+    assert data["x"][0] == 0.0 and data["x"][-1] == 100.0
+    assert '<label for="quantile-column">' in page.text
     first = _text(web.get("/ui/datasets/payments?version=1", headers=viewer).text)
     assert "the first version: nothing to compare" in first
 
@@ -122,6 +133,7 @@ def test_validation_runs_on_request_and_names_the_failed_rule(
         ("/ui/datasets/payments?diff=1-2", 400, "diff must look like 1..3"),
         ("/ui/datasets/payments?diff=1..7", 404, "dataset 'payments' has no version 7"),
         ("/ui/datasets?page=-1", 400, "page must be a whole number"),
+        ("/ui/datasets/payments?column=country", 400, "'country' is not a numeric column"),
     ],
 )
 def test_unknown_datasets_and_bad_input_are_clear_pages(

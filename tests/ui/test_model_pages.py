@@ -17,6 +17,7 @@ from shipyard.config import ServerSettings, StoreSettings
 from shipyard.registry.service import DERIVED_FROM_TAG, OPTIMIZE_TAG
 from shipyard.server.app import create_app
 from shipyard.server.ui.models_pages import IMPORTANCE_TAG, lineage_flow
+from shipyard.store.registry_store import RegistryStore
 from tests.ui.conftest import sign_in, wait_until
 
 REPORT = {
@@ -271,10 +272,19 @@ def test_anonymous_browsers_are_sent_to_sign_in(web: TestClient) -> None:
 
 
 def test_versions_are_paged_in_the_store_newest_first(
-    tmp_path: Path, fitted_pipeline, breast_cancer
+    tmp_path: Path, fitted_pipeline, breast_cancer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """45 versions: page 1 holds v45..v26, page 3 v5..v1 and no next link."""
+    """45 versions: page 1 holds v45..v26, page 3 v5..v1 and no next link; no page loads
+    every version in full (the cost of a page must not grow with the number of versions)."""
     X, _ = breast_cancer
+    hydrated: list[int] = []
+    hydrate = RegistryStore._hydrate
+
+    def counting(self, session, name, model_id, rows):  # type: ignore[no-untyped-def]
+        hydrated.append(len(rows))
+        return hydrate(self, session, name, model_id, rows)
+
+    monkeypatch.setattr(RegistryStore, "_hydrate", counting)
     with Client(settings=StoreSettings(home=tmp_path / "ws", user="t")) as client:
         first = client.register_model(fitted_pipeline, name="many", sample_input=X[:20])
         for _ in range(44):
@@ -297,3 +307,7 @@ def test_versions_are_paged_in_the_store_newest_first(
             assert pages[0][:20] == list(range(45, 25, -1))
             assert pages[2][:5] == [5, 4, 3, 2, 1]
             assert "No versions on page 4" in local.get("/ui/models/many?page=4").text
+            hydrated.clear()
+            assert local.get("/ui/models/many").status_code == 200
+            assert local.get("/ui/models/many/versions/7").status_code == 200
+            assert hydrated and max(hydrated) <= 21

@@ -5,6 +5,7 @@ request, the validation of a version against them). Read through the Client."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -13,6 +14,7 @@ from starlette.responses import Response
 
 from shipyard.errors import InvalidInput, ShipyardError
 from shipyard.sdk.client import Client
+from shipyard.server.ui.charts import Chart
 from shipyard.server.ui.listing import page_number, page_of
 from shipyard.server.ui.rendering import render, render_error
 from shipyard.server.ui.viewer import viewer_of
@@ -52,11 +54,13 @@ def dataset_page(
     version: str | None = None,
     diff: str | None = None,
     validate: str | None = None,
+    column: str | None = None,
     page: str | None = None,
 ) -> Response:
     """One dataset: versions (newest first, paged); one version's schema and profile (the
     newest unless ``?version=N``); the diff ``?diff=A..B`` (default: from the version
-    before); expectations; ``?validate=1`` checks the version against them."""
+    before) with one numeric column's percentiles in both (``?column=``, default: the most
+    shifted); expectations; ``?validate=1`` checks the version against them."""
     viewer = viewer_of(request)
     client: Client = request.app.state.client
     try:
@@ -74,12 +78,18 @@ def dataset_page(
         )
         pair = _pair(diff, record.version)
         changes = client.diff_datasets(name, *pair) if pair else None
+        shown = record.version
+        own = client.dataset_profile(name, shown)
+        quantiles = None
+        if pair is not None and changes is not None:
+            profiles = {v: own if v == shown else client.dataset_profile(name, v) for v in pair}
+            quantiles = quantile_chart(pair, profiles, changes, column)
         expectations = client.expectations(name)
         report = None
         if validate:
             frame = client.load_dataset(record.uri)
             report = client.validate_dataset(name, frame)
-        profile = profile_rows(client.dataset_profile(name, record.version))
+        profile = profile_rows(own)
     except ShipyardError as error:
         return render_error(request, viewer, error)
     cli = f"shipyard datasets show {name} --version {record.version}"
@@ -94,6 +104,7 @@ def dataset_page(
         "changes": changes,
         "expectations": yaml.safe_dump(expectations, sort_keys=False),
         "report": report,
+        "quantiles": quantiles,
         "profile": profile,
         "cli": cli,
     }
@@ -146,3 +157,50 @@ def profile_rows(profile: dict[str, Any]) -> list[dict[str, Any]]:
             )
         rows.append(row)
     return rows
+
+
+@dataclass
+class QuantileView:
+    """One numeric column's percentiles in two versions, and the columns one may pick."""
+
+    column: str
+    columns: list[str]
+    chart: Chart
+
+
+def quantile_chart(
+    pair: tuple[int, int],
+    profiles: dict[int, dict[str, Any]],
+    changes: dict[str, Any],
+    column: str | None,
+) -> QuantileView | None:
+    """The value at each percentile of ``column`` (default: the numeric column that shifted
+    most) in both versions: where the two curves part is what changed."""
+    old, new = (profiles[v].get("columns", {}) for v in pair)
+    numeric = sorted(
+        c
+        for c in old.keys() & new.keys()
+        if old[c].get("kind") == new[c].get("kind") == "numeric"
+        and old[c].get("quantiles")
+        and new[c].get("quantiles")
+    )
+    if column:
+        if column not in numeric:
+            raise InvalidInput(
+                f"column {column!r} is not a numeric column of both v{pair[0]} and v{pair[1]}"
+            )
+    elif numeric:
+        shift = changes.get("distribution_shift", {})
+        column = max(numeric, key=lambda c: (shift.get(c, {}).get("distance") or 0.0, c))
+    else:
+        return None
+    chart = Chart(
+        id="quantiles",
+        title=f"{column}: the value at each percentile, v{pair[0]} and v{pair[1]}",
+        xlabel="percentile",
+    )
+    for version, columns in zip(pair, (old, new), strict=True):
+        values = [float(v) for v in columns[column]["quantiles"]]
+        step = 100 / max(1, len(values) - 1)
+        chart.add(f"v{version}", [round(i * step, 6) for i in range(len(values))], values)
+    return QuantileView(column, numeric, chart)
