@@ -53,3 +53,18 @@ def test_each_datasets_newest_version_pages_by_name(tmp_path: Path) -> None:
         assert [r.version for r in page] == [3, 2]
         profile = client.dataset_profile("zeta", 1)
         assert profile["columns"]["x"]["kind"] == "numeric"
+
+
+def test_list_folders_lists_one_level_whatever_lies_below(tmp_path: Path) -> None:
+    with Client(settings=StoreSettings(home=tmp_path / "ws", user="t")) as client:
+        artifacts = client.store.artifacts
+        for hour in ("hour=01", "hour=00"):
+            for i in range(3):
+                artifacts.put_path(f"logs/deployment=d/date=2026-12-01/{hour}/s{i}", b"x")
+        artifacts.put_path("logs/deployment=d/README", b"a file, not a folder")
+        assert artifacts.list_folders("logs/deployment=d") == ["date=2026-12-01"]
+        assert artifacts.list_folders("logs/deployment=d/date=2026-12-01/") == [
+            "hour=00",
+            "hour=01",
+        ]
+        assert artifacts.list_folders("logs/deployment=none") == []

@@ -165,7 +165,13 @@ def test_model_page_shows_versions_aliases_history_tags_and_the_champion(
 def test_lineage_runs_from_the_dataset_to_the_deployment(
     web: TestClient, viewer: dict[str, str], models_ws: Client
 ) -> None:
+    # the deployment's prediction log, as partition folders (no segments a reader would
+    # try to parse): the lineage counts hours by folder, never by listing every segment
+    log = Path(models_ws.store.artifacts.root) / "predictions" / "deployment=fraud-live"
+    for hour in ("07", "08"):
+        (log / "date=2026-11-30" / f"hour={hour}").mkdir(parents=True)
     html = web.get("/ui/models/fraud/versions/2", headers=viewer).text
+    assert "2 logged hour(s): date=2026-11-30/hour=07 … date=2026-11-30/hour=08" in html
     lineage = html.split('class="lineage"', 1)[1].split("</ol>", 1)[0]
     data = lineage.index('href="/ui/datasets/transactions?version=1"')
     run = lineage.index('href="/ui/runs/')

@@ -69,12 +69,13 @@ def _deployments_serving(store: Store, version: ModelVersion) -> list[Node]:
 
 
 def _windows(store: Store, deployment: str) -> list[Node]:
-    hours = sorted(
-        {
-            "/".join(p.split("/")[2:4])
-            for p in store.artifacts.list_paths(f"{PREFIX}/deployment={deployment}")
-        }
-    )
+    # the partition folders, not every segment: a busy log holds thousands of files an hour
+    base = f"{PREFIX}/deployment={deployment}"
+    hours = [
+        f"{date}/{hour}"
+        for date in store.artifacts.list_folders(base)
+        for hour in store.artifacts.list_folders(f"{base}/{date}")
+    ]
     if not hours:
         return []
     return [
