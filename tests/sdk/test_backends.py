@@ -184,6 +184,35 @@ def test_errors_are_the_same_on_both_back_ends(sdk: Client, unique: str) -> None
         sdk.search_runs(filter="metrics.auc >>> 1")
 
 
+def test_paged_reads_answer_the_same_on_both_back_ends(
+    sdk: Client, unique: str, breast_cancer, fitted_pipeline
+) -> None:
+    """The reads the dashboard pages with: LIMIT/OFFSET, newest first, light metrics."""
+    X, _ = breast_cancer
+    name = f"paged-{unique}"
+    with sdk.start_run(f"paged-{unique}") as run:
+        run.log_metric("auc", 0.9)
+        first = run.register_model(fitted_pipeline, name=name, sample_input=X.head(20))
+    for _ in range(3):
+        sdk.register_package(first.sha256, name=name)
+    for version in (1, 2, 3):
+        sdk.set_alias(name, "champion", version)
+    page = sdk.list_model_versions(name, limit=2, offset=1, newest_first=True)
+    assert [v.version for v in page] == [3, 2] and page[0].aliases == ("champion",)
+    assert sdk.version_metrics(name) == [(1, {"auc": 0.9}), (2, {}), (3, {}), (4, {})]
+    assert [c.version for c in sdk.alias_history(name, limit=2)] == [2, 3]
+    assert name in [m.name for m in sdk.list_models(limit=1000)]
+    dataset = f"paged-{unique}"
+    for i in range(3):
+        sdk.add_dataset(dataset, pd.DataFrame({"x": [i, i + 1]}))
+    assert [r.version for r in sdk.list_datasets(dataset, limit=2, newest_first=True)] == [3, 2]
+    newest = {r.name: (r.version, n) for r, n in sdk.latest_datasets(limit=1000)}
+    assert newest[dataset] == (3, 3)
+    assert sdk.dataset_profile(dataset, 2)["columns"]["x"]["kind"] == "numeric"
+    with pytest.raises(InvalidInput):
+        sdk.list_models(limit=0)
+
+
 def test_every_operation_has_a_wire_schema() -> None:
     """Each operation's arguments and result can be written and read by pydantic, so a
     method added to the Client is reachable remotely or fails here, not for a user."""
