@@ -20,9 +20,12 @@ from tests.ui.conftest import sign_in, wait_until
 
 
 @pytest.fixture(scope="module")
-def data_ws(tmp_path_factory: pytest.TempPathFactory):
+def data_ws(tmp_path_factory: pytest.TempPathFactory, fitted_pipeline, breast_cancer):
     """``payments``: v1 (amount 0..99, country DE/FR), v2 (amounts times 10, a new column
-    ``channel``), v3 (one negative amount); expectations: amount ≥ 0. ``users``: one version."""
+    ``channel``), v3 (one negative amount); expectations: amount ≥ 0; a run read v2 and
+    registered ``scorer`` v1, which the deployment ``scoring`` serves. ``users``: one
+    version."""
+    X, _ = breast_cancer
     home: Path = tmp_path_factory.mktemp("ui-datasets") / "ws"
     client = Client(settings=StoreSettings(home=home, user="tester"))
     first = pd.DataFrame({"amount": [float(i) for i in range(100)], "country": ["DE", "FR"] * 50})
@@ -34,6 +37,10 @@ def data_ws(tmp_path_factory: pytest.TempPathFactory):
     spec["columns"]["amount"]["min"] = 0
     client.set_expectations("payments", spec)
     client.add_dataset("users", pd.DataFrame({"age": [31, 42, 57]}))
+    with client.start_run("scoring", name="reads-v2") as run:
+        run.log_input("payments", 2, "digest")
+        run.register_model(fitted_pipeline, name="scorer", sample_input=X[:20])
+    client.create_deployment("scoring", "scorer/1")
     yield client
     client.close()
 
@@ -122,6 +129,20 @@ def test_validation_runs_on_request_and_names_the_failed_rule(
     passed = _text(web.get("/ui/datasets/payments?version=2&validate=1", headers=viewer).text)
     assert "valid : 100 rows meet every expectation" in passed
     assert "amount:" in passed and "min: 0" in passed  # the expectations, as YAML
+
+
+def test_what_was_built_from_a_version_on_request(web: TestClient, viewer: dict[str, str]) -> None:
+    page = web.get("/ui/datasets/payments?version=2", headers=viewer).text
+    assert "Show the runs, versions and deployments built from v2" in page
+    built = web.get("/ui/datasets/payments?version=2&lineage=1", headers=viewer).text
+    flow = built.split('class="lineage"', 1)[1].split("</ol>", 1)[0]
+    run = flow.index('href="/ui/runs/')
+    version = flow.index('href="/ui/models/scorer/versions/1"')
+    deployment = flow.index('href="/ui/deployments/scoring"')
+    assert flow.index("datasets:/payments/2") < run < version < deployment
+    assert "shipyard lineage datasets:/payments/2" in built
+    nothing = web.get("/ui/datasets/payments?version=1&lineage=1", headers=viewer).text
+    assert "No run recorded v1 as an input." in nothing
 
 
 @pytest.mark.parametrize(

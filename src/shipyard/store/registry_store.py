@@ -353,6 +353,22 @@ class RegistryStore:
                 )
             )
 
+    def versions_from_runs(self, run_ids: list[str]) -> list[tuple[str, str, int]]:
+        """(run id, model name, version number) of the versions registered from these runs."""
+        if not run_ids:
+            return []
+        with self.db.read() as session:
+            return [
+                (run_id, name, version)
+                for run_id, name, version in session.execute(
+                    select(ModelVersion.run_id, Model.name, ModelVersion.version)
+                    .join(Model, Model.id == ModelVersion.model_id)
+                    .where(ModelVersion.run_id.in_(run_ids))
+                    .order_by(Model.name, ModelVersion.version)
+                )
+                if run_id is not None
+            ]
+
     def version_metrics(self, name: str) -> list[tuple[int, dict[str, float]]]:
         """Every version's number and registered metrics, oldest first (two columns only:
         no signature, card or tags, for a chart across versions)."""

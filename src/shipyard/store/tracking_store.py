@@ -509,6 +509,20 @@ class TrackingStore:
                 raise RunNotFound(run_id)
             return self._hydrate(session, [(row[0], row[1])])[0]
 
+    def runs_reading(self, dataset: str, version: str, *, limit: int | None = None) -> list[str]:
+        """The ids of the runs that recorded ``dataset`` version ``version`` as an input,
+        newest first (one query on the inputs, not a scan of every run)."""
+        with self.db.read() as session:
+            query = (
+                select(RunInput.run_id)
+                .join(Run, Run.id == RunInput.run_id)
+                .where(RunInput.dataset == dataset, RunInput.version == version)
+                .order_by(Run.start_time.desc(), Run.id)
+            )
+            if limit is not None:
+                query = query.limit(limit)
+            return list(session.scalars(query))
+
     def metric_history(self, run_id: str, key: str) -> list[entities.MetricPoint]:
         with self.db.read() as session:
             self._require_run(session, run_id)

@@ -16,6 +16,7 @@ from shipyard.errors import InvalidInput, ShipyardError
 from shipyard.sdk.client import Client
 from shipyard.server.ui.charts import Chart
 from shipyard.server.ui.listing import page_number, page_of
+from shipyard.server.ui.models_pages import lineage_flow
 from shipyard.server.ui.rendering import render, render_error
 from shipyard.server.ui.viewer import viewer_of
 
@@ -55,12 +56,14 @@ def dataset_page(
     diff: str | None = None,
     validate: str | None = None,
     column: str | None = None,
+    lineage: str | None = None,
     page: str | None = None,
 ) -> Response:
     """One dataset: versions (newest first, paged); one version's schema and profile (the
     newest unless ``?version=N``); the diff ``?diff=A..B`` (default: from the version
     before) with one numeric column's percentiles in both (``?column=``, default: the most
-    shifted); expectations; ``?validate=1`` checks the version against them."""
+    shifted); expectations; ``?validate=1`` checks the version against them;
+    ``?lineage=1`` shows what was built from it."""
     viewer = viewer_of(request)
     client: Client = request.app.state.client
     try:
@@ -90,10 +93,13 @@ def dataset_page(
             frame = client.load_dataset(record.uri)
             report = client.validate_dataset(name, frame)
         profile = profile_rows(own)
+        built = lineage_flow(client.lineage(record.uri).to_dict()) if lineage else None
     except ShipyardError as error:
         return render_error(request, viewer, error)
     cli = f"shipyard datasets show {name} --version {record.version}"
-    if validate:
+    if lineage:
+        cli = f"shipyard lineage {record.uri}"
+    elif validate:
         cli = f"shipyard datasets validate {name} FILE"
     elif pair and diff:
         cli = f"shipyard datasets diff {name} {pair[0]} {pair[1]}"
@@ -105,6 +111,7 @@ def dataset_page(
         "expectations": yaml.safe_dump(expectations, sort_keys=False),
         "report": report,
         "quantiles": quantiles,
+        "built": built,
         "profile": profile,
         "cli": cli,
     }

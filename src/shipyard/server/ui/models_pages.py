@@ -181,23 +181,24 @@ STAGES = ("dataset", "run", "model", "deployment")
 
 
 def lineage_flow(root: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
-    """The lineage tree (``Client.lineage``) as four stages left to right: datasets → run →
-    version → deployments (rollouts and logged predictions join the deployment stage;
-    versions derived from or into this one join the version stage)."""
+    """The lineage tree (``Client.lineage``, of a version or of a dataset version) as four
+    stages left to right: datasets → runs → versions → deployments (rollouts and logged
+    predictions join the deployment stage; versions derived from or into a version join
+    the version stage, without their own lineage)."""
     flow: dict[str, list[dict[str, str]]] = {stage: [] for stage in STAGES}
 
-    def visit(node: dict[str, Any], depth: int) -> None:
+    def visit(node: dict[str, Any], parent: str | None) -> None:
         kind = node["kind"]
         stage = kind if kind in STAGES else "deployment"
         item = {"kind": kind, "id": node["id"], "detail": node["detail"], "href": _href(node)}
         if item not in flow[stage]:
             flow[stage].append(item)
-        if kind == "model" and depth > 0:
+        if kind == "model" and parent == "model":
             return  # a version derived from or into this one: its own lineage is on its page
         for child in node["children"]:
-            visit(child, depth + 1)
+            visit(child, kind)
 
-    visit(root, 0)
+    visit(root, None)
     return flow
 
 
