@@ -11,11 +11,21 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.browser.a11y import accessibility_problems
 from tests.browser.conftest import Site, copy_for_readme, shot, signed_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-SECTIONS = ("runs", "models", "deployments", "rollouts", "monitoring", "datasets", "pipelines", "audit")
+SECTIONS = (
+    "runs",
+    "models",
+    "deployments",
+    "rollouts",
+    "monitoring",
+    "datasets",
+    "pipelines",
+    "audit",
+)
 PER_SECTION = 5
 TOTAL = 45
 
@@ -29,7 +39,9 @@ def _section(path: str) -> str:
     return parts[2] if len(parts) > 2 else "overview"
 
 
-def test_every_linked_page_loads_clean(browser, site: Site, slow_rollout: str, screenshots: Path) -> None:
+def test_every_linked_page_loads_clean(
+    browser, site: Site, slow_rollout: str, screenshots: Path
+) -> None:
     admin = signed_in(browser, site, "admin")
     page = admin.page
     queue: deque[str] = deque(["/ui"])
@@ -46,14 +58,24 @@ def test_every_linked_page_loads_clean(browser, site: Site, slow_rollout: str, s
             continue
         per_section[section] += 1
         response = admin.goto(path)
-        assert response is not None and response.status == 200, f"{path}: {response and response.status}"
+        assert response is not None and response.status == 200, (
+            f"{path}: {response and response.status}"
+        )
         assert page.locator("main h1").count() >= 1, f"{path}: no heading"
         assert page.locator("footer code.cli").count() == 1, f"{path}: no CLI twin in the footer"
+        problems = accessibility_problems(page)
+        assert not problems, f"{path}: {problems}"
         shot(admin, screenshots, _slug(path))
         visited.append(path)
-        for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))"):
+        for href in page.eval_on_selector_all(
+            "a[href]", "els => els.map(e => e.getAttribute('href'))"
+        ):
             target = urlsplit(href)
-            if target.netloc or not target.path.startswith("/ui") or target.path.startswith("/ui/static"):
+            if (
+                target.netloc
+                or not target.path.startswith("/ui")
+                or target.path.startswith("/ui/static")
+            ):
                 continue
             link = target.path + (f"?{target.query}" if target.query else "")
             if link not in seen:

@@ -159,6 +159,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/ui/login"): OPEN,
     ("POST", "/ui/logout"): OPEN,
     ("GET", "/ui/static/{path:path}"): OPEN,
+    ("GET", "/favicon.ico"): OPEN,
     ("GET", "/ui"): needs(P.READ),
     ("GET", "/ui/deployments/{name}"): needs(P.READ, deployment="name"),
     ("GET", "/ui/rollouts/{deployment}"): needs(P.READ, deployment="deployment"),
