@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -63,8 +62,8 @@ def test_a_deployer_sees_the_steps_logs_and_gate_and_approves_from_the_page(
     assert "awaiting approval" in html and "before step deploy" in html
     for step in ("ingest", "holdout", "train", "register", "gate", "deploy"):
         assert f"<td>{step}</td>" in html
-    assert "<pre class=\"log\">" in html and "logged the model" in html  # train's log
-    assert "Gate <span class=\"state state-pass\">passed</span>" in html
+    assert '<pre class="log">' in html and "logged the model" in html  # train's log
+    assert 'Gate <span class="state state-pass">passed</span>' in html
     assert "auc &gt;= 0.8" in html  # each check with its measured value and threshold
     assert "<td>0.8</td>" in html  # the threshold
     assert 'id="pipeline-run" data-live="5"' in html  # refreshed while the run is active
@@ -164,7 +163,7 @@ def test_the_list_shows_pipelines_latest_runs_and_filters(
     for run_id in ids:
         assert f'<a href="/ui/pipelines/runs/{run_id}">{run_id}</a>' in rejected
     assert "shipyard pipelines runs --status rejected" in rejected
-    assert "rel=\"next\"" not in rejected  # one page
+    assert 'rel="next"' not in rejected  # one page
 
 
 def test_bad_requests_get_a_clear_page_not_a_500(pipes: tuple[TestClient, Client]) -> None:
@@ -179,9 +178,12 @@ def test_bad_requests_get_a_clear_page_not_a_500(pipes: tuple[TestClient, Client
     csrf = csrf_of(http.get("/ui/pipelines", headers=cookie).text)
     unknown = http.post("/ui/pipelines/runs/1/explode", data={"csrf_token": csrf}, headers=cookie)
     assert unknown.status_code == 404
-    assert http.post(
-        "/ui/pipelines/runs/99999/approve", data={"csrf_token": csrf}, headers=cookie
-    ).status_code == 404
+    assert (
+        http.post(
+            "/ui/pipelines/runs/99999/approve", data={"csrf_token": csrf}, headers=cookie
+        ).status_code
+        == 404
+    )
 
 
 def test_paging_runs_reads_one_page_from_the_store(pipes: tuple[TestClient, Client]) -> None:

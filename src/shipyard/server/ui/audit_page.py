@@ -56,8 +56,15 @@ class ChainVerifier:
             head = client.audit_head()
             last = self._last
             if not full and last is not None and last.check.ok and last.head == head:
-                return ChainStatus(last.check, head, last.rows, last.full_at_ms, last.full_ms,
-                                   0.0, incremental=True)
+                return ChainStatus(
+                    last.check,
+                    head,
+                    last.rows,
+                    last.full_at_ms,
+                    last.full_ms,
+                    0.0,
+                    incremental=True,
+                )
             started = time.perf_counter()
             incremental = not full and last is not None and last.check.ok and last.head is not None
             if incremental:

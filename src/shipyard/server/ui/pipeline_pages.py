@@ -55,7 +55,11 @@ def log_tail(logs: str) -> dict[str, Any]:
     text = "\n".join(kept)
     if len(text) > LOG_CHARS:
         text = text[-LOG_CHARS:]
-    return {"text": text, "lines": len(lines), "cut": len(kept) < len(lines) or text != "\n".join(kept)}
+    return {
+        "text": text,
+        "lines": len(lines),
+        "cut": len(kept) < len(lines) or text != "\n".join(kept),
+    }
 
 
 def gate_of(step: StepRecord) -> dict[str, Any] | None:
@@ -112,7 +116,8 @@ def pipelines_page(
         "more": len(runs) > PAGE_SIZE,
         "filters": filters,
         "statuses": STATUSES,
-        "cli": "shipyard pipelines runs" + (f" {pipeline}" if pipeline else "")
+        "cli": "shipyard pipelines runs"
+        + (f" {pipeline}" if pipeline else "")
         + (f" --status {status}" if status else ""),
     }
     return render(request, viewer, "pipelines.html", context)
