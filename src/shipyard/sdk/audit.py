@@ -17,11 +17,22 @@ from shipyard.store.audit_verify import Progress, verify_chain
 if TYPE_CHECKING:
     from shipyard.store import Store
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _CHECKPOINT = re.compile(r"^(?P<hash>[0-9a-f]{64})@(?P<id>[0-9]+)$")
 
 
 def since_ms(since: str | dt.datetime | dt.timedelta) -> int:
-    """A point in time as epoch milliseconds: ``"1h"`` (ago), a timedelta (ago) or a datetime."""
+    """A point in time as epoch milliseconds: ``"1h"`` (ago), a timedelta (ago), a datetime
+    or an ISO time such as ``"2026-12-01 05:00"`` (UTC unless it names its offset)."""
+    if isinstance(since, str) and _ISO_DATE.match(since.strip()):
+        try:
+            since = dt.datetime.fromisoformat(since.strip())
+        except ValueError:
+            raise InvalidInput(
+                f"cannot read time {since!r}; use e.g. 2026-12-01 05:00 (UTC) or 1h (ago)"
+            ) from None
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=dt.UTC)
     if isinstance(since, dt.datetime):
         return int(since.timestamp() * 1000)
     seconds = since.total_seconds() if isinstance(since, dt.timedelta) else parse_duration(since)
