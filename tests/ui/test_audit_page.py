@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -12,7 +13,7 @@ from fastapi.testclient import TestClient
 from shipyard import Client
 from shipyard.config import ServerSettings, StoreSettings
 from shipyard.server.app import create_app
-from shipyard.server.ui.audit_page import ChainVerifier
+from shipyard.server.ui.chain_status import ChainVerifier
 from shipyard.store.audit_chain import AuditHead
 from tests.store.test_audit_chain import tamper
 from tests.ui.conftest import sign_in, token_of
@@ -144,3 +145,31 @@ def test_a_tampered_trail_shows_broken_once_checked_in_full(tmp_path: Path) -> N
         # and it stays broken on the next loads: a broken chain is checked in full each time
         assert "broken</span> at row 1" in http.get("/ui/audit", headers=cookie).text
     client.close()
+
+
+def test_a_long_check_runs_in_the_background_and_the_page_says_so(workspace: Client) -> None:
+    verifier = ChainVerifier(inline_rows=0)  # every check is "long"
+    first = verifier.status(workspace)
+    assert first.pending and first.check is None and first.rows == workspace.audit_head().id  # type: ignore[union-attr]
+    deadline = time.monotonic() + 10
+    status = verifier.status(workspace)
+    while status.pending:
+        assert time.monotonic() < deadline, "the background check never ended"
+        time.sleep(0.02)
+        status = verifier.status(workspace)
+    assert status.check is not None and status.check.ok
+
+
+def test_the_page_shows_a_check_in_progress(http: TestClient, workspace: Client) -> None:
+    cookie = sign_in(http, token_of(workspace, "admin", http))
+    verifier: ChainVerifier = http.app.fallback.state.ui_audit_verifier  # type: ignore[attr-defined]
+    verifier.inline_rows = 0
+    try:
+        page = http.get("/ui/audit?verify=full", headers=cookie).text
+        assert "checking</span>: verifying" in page and 'id="audit-chain" data-live="5"' in page
+        deadline = time.monotonic() + 10
+        while "intact</span>" not in http.get("/ui/audit", headers=cookie).text:
+            assert time.monotonic() < deadline, "the page never showed the result"
+            time.sleep(0.05)
+    finally:
+        verifier.inline_rows = 5000

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from shipyard.security.access_table import AccessTable
 from shipyard.server.ui import actions, audit_page, pages, pipeline_pages, signin
-from shipyard.server.ui.audit_page import ChainVerifier
+from shipyard.server.ui.chain_status import ChainVerifier
 from shipyard.server.ui.rendering import build_environment
 from shipyard.server.ui.serving_stats import ServingStats
 from shipyard.server.ui.sessions import SessionCodec

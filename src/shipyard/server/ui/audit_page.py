@@ -1,17 +1,9 @@
 """The Audit page (admins: the permission of ``shipyard audit``): the audit trail, filtered
-and paged in the store, with the hash chain's verify status.
-
-Verifying reads every row, which grows with the trail. The page checks the whole chain
-once per process (and whenever asked with ``?verify=full``), timing it; later loads check
-only the rows appended since the head it verified (``Client.verify_audit(after=...)``,
-which first makes sure that head still has its hash) and say so, with when the last full
-check ran and what it cost."""
+and paged in the store (``Client.audit_log``, as ``shipyard audit log``), with the hash
+chain's verify status (``chain_status``: as ``shipyard audit verify``, kept fast)."""
 
 from __future__ import annotations
 
-import threading
-import time
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,69 +11,15 @@ from starlette.responses import Response
 
 from shipyard.errors import ShipyardError
 from shipyard.sdk.client import Client
+from shipyard.server.ui.chain_status import ChainVerifier
 from shipyard.server.ui.pipeline_pages import page_number
 from shipyard.server.ui.rendering import render, render_error
 from shipyard.server.ui.viewer import viewer_of
-from shipyard.store.audit_chain import AuditCheck, AuditHead
 
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 100
 FILTERS = ("actor", "action", "target", "since", "until")
-
-
-@dataclass(frozen=True)
-class ChainStatus:
-    """What the page says about the chain: the check, the head it reached, how."""
-
-    check: AuditCheck
-    head: AuditHead | None
-    rows: int  # rows verified in all, up to ``head``
-    full_at_ms: int  # when the whole chain was last checked
-    full_ms: float  # what that cost
-    took_ms: float  # what this page's check cost
-    incremental: bool  # this page checked only the rows since the last verified head
-
-
-class ChainVerifier:
-    """The last verified head of this process, keyed by the newest row (id and hash)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._last: ChainStatus | None = None
-
-    def status(self, client: Client, *, full: bool = False) -> ChainStatus:
-        with self._lock:
-            head = client.audit_head()
-            last = self._last
-            if not full and last is not None and last.check.ok and last.head == head:
-                return ChainStatus(
-                    last.check,
-                    head,
-                    last.rows,
-                    last.full_at_ms,
-                    last.full_ms,
-                    0.0,
-                    incremental=True,
-                )
-            started = time.perf_counter()
-            incremental = not full and last is not None and last.check.ok and last.head is not None
-            if incremental:
-                assert last is not None
-                check = client.verify_audit(after=last.head)
-            else:
-                check = client.verify_audit()
-            took = (time.perf_counter() - started) * 1000
-            if incremental and check.ok:
-                assert last is not None
-                rows = head.id if head is not None else 0  # ids are gapless from 1
-                status = ChainStatus(check, head, rows, last.full_at_ms, last.full_ms, took, True)
-            else:
-                now = int(time.time() * 1000)
-                status = ChainStatus(check, head, check.rows_checked, now, took, took, False)
-            # a broken chain is checked in full again next time (it may have been repaired)
-            self._last = status
-            return status
 
 
 @router.get("/ui/audit")
