@@ -162,7 +162,7 @@ def test_the_list_shows_pipelines_latest_runs_and_filters(
     ids = [r.id for r in client.pipeline_runs(status="rejected")]
     for run_id in ids:
         assert f'<a href="/ui/pipelines/runs/{run_id}">{run_id}</a>' in rejected
-    assert "shipyard pipelines runs --status rejected" in rejected
+    assert "shipyard pipelines runs --status rejected --limit 50" in rejected
     assert 'rel="next"' not in rejected  # one page
 
 

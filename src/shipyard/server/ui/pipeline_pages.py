@@ -118,7 +118,9 @@ def pipelines_page(
         "statuses": STATUSES,
         "cli": "shipyard pipelines runs"
         + (f" {pipeline}" if pipeline else "")
-        + (f" --status {status}" if status else ""),
+        + (f" --status {status}" if status else "")
+        + f" --limit {PAGE_SIZE}"
+        + (f" --offset {(number - 1) * PAGE_SIZE}" if number > 1 else ""),
     }
     return render(request, viewer, "pipelines.html", context)
 
@@ -157,7 +159,7 @@ def run_context(viewer: Viewer, record: PipelineRunRecord) -> dict[str, Any]:
         "buttons": buttons,
         "active": record.status in ACTIVE,
         "log_lines": LOG_LINES,
-        "cli": f"shipyard pipelines show {record.id}",
+        "cli": f"shipyard pipelines show {record.id} --logs",
     }
 
 
