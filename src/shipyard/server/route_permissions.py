@@ -164,6 +164,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/ui/deployments/{name}"): needs(P.READ, deployment="name"),
     ("GET", "/ui/rollouts/{deployment}"): needs(P.READ, deployment="deployment"),
     ("POST", "/ui/rollouts/{deployment}/{action}"): needs(P.DEPLOY, deployment="deployment"),
+    ("GET", "/ui/pipelines"): needs(P.READ),
+    ("GET", "/ui/pipelines/runs/{run_id}"): needs(P.READ),
+    ("POST", "/ui/pipelines/runs/{run_id}/{action}"): needs(P.RUN_PIPELINES),
+    ("GET", "/ui/audit"): needs(P.MANAGE_ACCESS),  # as `shipyard audit log` and verify
     # artifacts by hash (the remote SDK's uploads and downloads)
     ("GET", "/api/artifacts/{sha256}"): needs(P.READ),
     ("PUT", "/api/artifacts/{sha256}"): needs(P.WRITE_RUNS, P.REGISTER),
