@@ -163,6 +163,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/ui/deployments/{name}"): needs(P.READ, deployment="name"),
     ("GET", "/ui/rollouts/{deployment}"): needs(P.READ, deployment="deployment"),
     ("POST", "/ui/rollouts/{deployment}/{action}"): needs(P.DEPLOY, deployment="deployment"),
+    ("GET", "/ui/runs"): needs(P.READ),
+    ("GET", "/ui/runs/compare"): needs(P.READ),
+    ("GET", "/ui/runs/{run_id}"): needs(P.READ),
     # artifacts by hash (the remote SDK's uploads and downloads)
     ("GET", "/api/artifacts/{sha256}"): needs(P.READ),
     ("PUT", "/api/artifacts/{sha256}"): needs(P.WRITE_RUNS, P.REGISTER),

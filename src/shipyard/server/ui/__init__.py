@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from shipyard.security.access_table import AccessTable
-from shipyard.server.ui import actions, pages, signin
+from shipyard.server.ui import actions, pages, runs_pages, signin
 from shipyard.server.ui.rendering import build_environment
 from shipyard.server.ui.serving_stats import ServingStats
 from shipyard.server.ui.sessions import SessionCodec
@@ -36,3 +36,4 @@ def install(
     api.include_router(signin.router)
     api.include_router(pages.router)
     api.include_router(actions.router)
+    api.include_router(runs_pages.router)
