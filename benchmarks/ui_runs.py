@@ -35,7 +35,9 @@ def build(home: Path) -> None:
     now = int(time.time() * 1000)
     for index in range(RUNS):
         experiment = f"exp-{index % 4}"
-        params = {f"p{k}": str(rng.choice(["a", "b", "c"]) if k else index % 7) for k in range(PARAMS)}
+        params = {
+            f"p{k}": str(rng.choice(["a", "b", "c"]) if k else index % 7) for k in range(PARAMS)
+        }
         created = client.create_run(experiment, name=f"run-{index}", params=params)
         points = [
             MetricPoint(f"m{m:02d}", rng.random(), step, now + step)

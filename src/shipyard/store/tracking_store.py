@@ -525,9 +525,7 @@ class TrackingStore:
         with self.db.read() as session:
             runs: Any = None
             if experiments is not None:
-                runs = (
-                    select(Run.id).join(Experiment).where(Experiment.name.in_(list(experiments)))
-                )
+                runs = select(Run.id).join(Experiment).where(Experiment.name.in_(list(experiments)))
             keys = []
             for table in (Param, LatestMetric):
                 query = select(table.key).distinct().order_by(table.key)

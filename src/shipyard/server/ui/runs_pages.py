@@ -33,8 +33,9 @@ def runs_page(request: Request) -> Response:
     experiments = client.list_experiments()
     try:
         query = RunQuery.parse(request.query_params)
-    except ShipyardError as error:
-        return _list(request, viewer, RunQuery(), experiments, error=error)
+    except ShipyardError as error:  # keep what was typed in the search box
+        typed = RunQuery(filter=request.query_params.get("filter", ""))
+        return _list(request, viewer, typed, experiments, error=error)
     return _list(request, viewer, query, experiments)
 
 

@@ -43,6 +43,10 @@ class RunQuery:
         if not page_text.isdigit() or int(page_text) < 1 or len(page_text) > 6:
             raise InvalidInput(f"page must be a whole number from 1, got {page_text!r}")
         order = query.get("order", "").strip()
+        if len(order.split()) > 1:
+            raise InvalidInput(
+                f"order takes one key, e.g. metrics.auc (dir=asc|desc), got {order!r}"
+            )
         if order:
             parse_order_by([order])  # the CLI's check: names the key that is wrong
         chosen = query.get("cols") == "1" or "param" in query or "metric" in query
