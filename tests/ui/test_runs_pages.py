@@ -7,12 +7,15 @@ import json
 import re
 from html import unescape
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from shipyard import Client
 from shipyard.entities import MetricPoint
+from shipyard.server.ui.charts import Chart
 from shipyard.server.ui.runs_query import PAGE_SIZE
+from shipyard.server.ui.shared_axis import add_together
 from tests.ui.conftest import sign_in, token_of
 
 EXPERIMENT = "ui-runs"
@@ -229,3 +232,19 @@ def test_the_runs_pages_need_the_read_permission(
         anonymous = http.get(path)
         assert anonymous.status_code == 303
         assert anonymous.headers["location"].startswith("/ui/login?")
+
+
+def test_curves_compared_share_at_most_1000_steps_and_keep_each_runs_extremes() -> None:
+    rng = np.random.default_rng(0)
+    curves = [(f"run {i}", list(range(5000)), rng.normal(size=5000).tolist()) for i in range(20)]
+    curves.append(("short", [0, 10], [None, 1.0]))
+    chart = add_together(Chart(id="c", title="t"), curves)
+    assert len(chart.x) <= 1000 and chart.x[0] == 0 and chart.x[-1] == 4999
+    data = json.loads(chart.json())
+    assert all(len(s["values"]) == len(data["x"]) for s in data["series"])
+    for (_, _, y), series in zip(curves[:-1], chart.series, strict=False):
+        shown = [v for v in series.y if v is not None]
+        assert max(shown) == max(y) and min(shown) == min(y)  # spikes survive
+    assert [v for v in chart.series[-1].y if v is not None] == [1.0]
+    few = add_together(Chart(id="d", title="t"), [("a", [1, 2], [3.0, 4.0]), ("b", [2], [5.0])])
+    assert few.x == [1.0, 2.0] and few.aligned() == [[3.0, 4.0], [None, 5.0]]

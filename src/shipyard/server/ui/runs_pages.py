@@ -15,6 +15,7 @@ from shipyard.sdk.client import Client
 from shipyard.server.ui.charts import Chart
 from shipyard.server.ui.rendering import render, render_error, status_of
 from shipyard.server.ui.runs_query import PAGE_SIZE, SORTABLE, RunQuery, quote
+from shipyard.server.ui.shared_axis import add_together
 from shipyard.server.ui.viewer import Viewer, viewer_of
 
 router = APIRouter(include_in_schema=False)
@@ -94,12 +95,13 @@ def compare_page(request: Request) -> Response:
                 f"none of these runs logged the metric {metric!r}; "
                 f"choose one of {sorted(comparison.metrics)}"
             )
+        curves = []
+        for run in comparison.runs if metric else []:
+            points = client.get_metric_history(run.id, metric)
+            if points:
+                curves.append((_label(run), [p.step for p in points], [p.value for p in points]))
         chart = Chart(id="compare-chart", title=f"{metric} per run", y=metric)
-        if metric:
-            for run in comparison.runs:
-                points = client.get_metric_history(run.id, metric)
-                if points:
-                    chart.add(_label(run), [p.step for p in points], [p.value for p in points])
+        add_together(chart, curves)
     except ShipyardError as error:
         return render_error(request, viewer, error)
     only_diff = request.query_params.get("only") == "diff"
