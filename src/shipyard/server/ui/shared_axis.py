@@ -11,6 +11,7 @@ series keeps its lowest and highest point of every slice, and the kept x values 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,7 @@ def add_together(
     if not series:
         return chart
     columns = [(label, _array(x), _array(y)) for label, x, y in series]
-    axis = np.unique(np.concatenate([x for _, x, _ in columns]))
+    axis = np.unique(np.concatenate([xs for _, xs, _ in columns]))
     if len(axis) <= chart.limit:
         for label, x, y in series:
             chart.add(label, x, y)
@@ -32,28 +33,31 @@ def add_together(
     slices = max(1, (chart.limit - 2) // (2 * len(columns)))
     edges = axis[[part[0] for part in np.array_split(np.arange(len(axis)), slices)]]
     keep = {float(axis[0]), float(axis[-1])}
-    for _, x, y in columns:
-        present = ~np.isnan(y)
-        x, y = x[present], y[present]
-        if not len(x):
+    for _, xs, ys in columns:
+        present = ~np.isnan(ys)
+        xs, ys = xs[present], ys[present]
+        if not len(xs):
             continue
-        bucket = np.searchsorted(edges, x, side="right") - 1
-        order = np.lexsort((y, bucket))  # by slice, then by value
-        bucket, x = bucket[order], x[order]
+        bucket = np.searchsorted(edges, xs, side="right") - 1
+        order = np.lexsort((ys, bucket))  # by slice, then by value
+        bucket, xs = bucket[order], xs[order]
         first = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
         last = np.r_[first[1:] - 1, len(bucket) - 1]
-        keep.update(x[first].tolist())
-        keep.update(x[last].tolist())
+        keep.update(xs[first].tolist())
+        keep.update(xs[last].tolist())
     kept = np.asarray(sorted(keep)[: chart.limit])
     axis_values = kept.tolist()
-    for label, x, y in columns:
-        order = np.argsort(x, kind="stable")
-        x, y = x[order], y[order]
-        at = np.clip(np.searchsorted(x, kept), 0, len(x) - 1)
-        values = np.where(x[at] == kept, y[at], np.nan).tolist()
+    for label, xs, ys in columns:
+        if not len(xs):
+            chart.series.append(Series(label, axis_values, [None] * len(axis_values)))
+            continue
+        order = np.argsort(xs, kind="stable")
+        xs, ys = xs[order], ys[order]
+        at = np.clip(np.searchsorted(xs, kept), 0, len(xs) - 1)
+        values = np.where(xs[at] == kept, ys[at], np.nan).tolist()
         chart.series.append(Series(label, axis_values, [None if v != v else v for v in values]))
     return chart
 
 
-def _array(values: Sequence[float | None]) -> np.ndarray:
+def _array(values: Sequence[float | None]) -> np.ndarray[Any, np.dtype[np.float64]]:
     return np.asarray(values, dtype=float)  # None becomes NaN
