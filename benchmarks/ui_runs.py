@@ -1,9 +1,10 @@
 """A quick timing check of the dashboard's Runs pages (not a unit test).
 
 Builds (once, then reuses) a workspace with 1,000 runs x 50 metrics x 100 points and
-10 params each, logged through the store's batch API (``Client.log_batch``: one
-transaction per run), then times the server side of ``/ui/runs`` (first page, sorted by a
-metric, filtered, a later page) and ``/ui/runs/compare`` (5 runs) in-process::
+10 params each, plus 20 runs with a 5,000-point metric (the compare worst case), logged
+through the store's batch API (``Client.log_batch``: one transaction per run), then times
+the server side of ``/ui/runs`` (first page, sorted, filtered, later pages, chosen
+columns), a run's page and ``/ui/runs/compare`` (2, 5 and 20 runs) in-process::
 
     PYTHONPATH=src .venv/bin/python benchmarks/ui_runs.py [--home /tmp/ui-runs-bench]
 
@@ -59,6 +60,23 @@ def build(home: Path) -> None:
     client.close()
 
 
+def build_long(home: Path) -> None:
+    """20 more runs (experiment ``long``) with a 5,000-point metric: the compare worst case."""
+    from shipyard import Client
+    from shipyard.config import StoreSettings
+    from shipyard.entities import MetricPoint
+
+    client = Client(settings=StoreSettings(home=home, user="bench"))
+    rng = random.Random(1)
+    for index in range(20):
+        created = client.create_run("long", name=f"long-{index}", params={"seed": str(index)})
+        points = [MetricPoint("loss", rng.random(), step, step) for step in range(5000)]
+        client.log_batch(created.id, metrics=points)
+        client.end_run(created.id)
+    (home / "BUILT-LONG").write_text("ok")
+    client.close()
+
+
 def measure(home: Path, repeats: int) -> None:
     from fastapi.testclient import TestClient
 
@@ -68,7 +86,8 @@ def measure(home: Path, repeats: int) -> None:
 
     client = Client(settings=StoreSettings(home=home, user="bench"))
     app = create_app(ServerSettings(pipelines=False, auth=False), client=client)
-    ids = [r.id for r in client.search_runs(None, None, None, 5)]
+    ids = [r.id for r in client.search_runs(["exp-0", "exp-1"], None, None, 5)]
+    long_ids = [r.id for r in client.search_runs("long", None, None, 20)]
     urls = [
         "/ui/runs",
         "/ui/runs?order=metrics.m07&dir=desc",
@@ -79,9 +98,12 @@ def measure(home: Path, repeats: int) -> None:
         f"/ui/runs/{ids[0]}",
         "/ui/runs/compare?ids=" + ",".join(ids[:2]),
         "/ui/runs/compare?ids=" + ",".join(ids) + "&metric=m10",
+        f"/ui/runs/{long_ids[0]}",
+        "/ui/runs/compare?ids=" + ",".join(long_ids[:5]),
+        "/ui/runs/compare?ids=" + ",".join(long_ids),
     ]
     with TestClient(app) as http:
-        print(f"{'median ms':>10} {'max ms':>8} {'KiB':>6}  url")
+        print(f"{'median ms':>10} {'max ms':>8} {'KiB':>6}  url (ids shortened)")
         for url in urls:
             first = http.get(url)
             assert first.status_code == 200, (url, first.status_code, first.text[:300])
@@ -93,9 +115,15 @@ def measure(home: Path, repeats: int) -> None:
                 assert response.status_code == 200
             print(
                 f"{statistics.median(samples):10.1f} {max(samples):8.1f} "
-                f"{len(first.content) / 1024:6.0f}  {url}"
+                f"{len(first.content) / 1024:6.0f}  {_short(url)}"
             )
     client.close()
+
+
+def _short(url: str) -> str:
+    import re
+
+    return re.sub(r"([0-9a-f]{6})[0-9a-f]{26}", r"\1…", url)
 
 
 def main() -> None:
@@ -106,6 +134,8 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.home / "BUILT").exists():
         build(args.home)
+    if not (args.home / "BUILT-LONG").exists():
+        build_long(args.home)
     if not args.build_only:
         measure(args.home, args.repeats)
 
