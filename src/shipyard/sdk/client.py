@@ -133,6 +133,7 @@ def _lineage() -> Any:
 
 
 MAX_SEARCH_RESULTS = 50_000
+MAX_SEARCH_OFFSET = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -327,8 +328,8 @@ class Client(
             raise InvalidInput(
                 f"max_results must be between 1 and {MAX_SEARCH_RESULTS}, got {max_results}"
             )
-        if offset < 0:
-            raise InvalidInput(f"offset must be 0 or more, got {offset}")
+        if not 0 <= offset <= MAX_SEARCH_OFFSET:
+            raise InvalidInput(f"offset must be between 0 and {MAX_SEARCH_OFFSET}, got {offset}")
         experiments = [experiment] if isinstance(experiment, str) else experiment
         return self.store.tracking.search_runs(
             experiments, parse_filter(filter), parse_order_by(order_by), max_results, offset=offset
