@@ -215,6 +215,18 @@ def test_one_run_shows_what_it_recorded_and_its_curves(
     assert http.get(f"/ui/runs/{run_id}?metric=nope", headers=viewer).status_code == 400
     missing = http.get(f"/ui/runs/{'0' * 32}", headers=viewer)
     assert missing.status_code == 404 and "does not exist" in missing.text
+    assert 'data-live="5"' not in text  # finished: nothing changes any more
+    running = workspace.create_run("ui-live", name="running")
+    workspace.log_batch(running.id, metrics=[("val/loss", 0.5, 0), ("val loss", 0.4, 0)])
+    live = http.get(f"/ui/runs/{running.id}", headers=viewer)
+    assert 'id="run-metrics" data-live="5"' in live.text and "running" in live.text
+    listed = http.get(
+        "/ui/runs?experiment=ui-live&cols=1&metric=val/loss&metric=val+loss", headers=viewer
+    )
+    assert 'aria-label="Sort by metrics.val/loss"' in listed.text  # sortable, like --order-by
+    assert '<th scope="col">val loss</th>' in listed.text  # not: --order-by cannot name it
+    by_slash = http.get("/ui/runs?experiment=ui-live&order=metrics.val/loss", headers=viewer)
+    assert by_slash.status_code == 200 and _names(by_slash.text) == ["running"]
 
 
 def test_the_runs_pages_need_the_read_permission(
