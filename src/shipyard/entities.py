@@ -53,6 +53,14 @@ class DatasetInput:
 
 
 @dataclass(frozen=True)
+class RunKeys:
+    """The param and metric keys logged to a set of runs (the columns a run table can show)."""
+
+    params: list[str]
+    metrics: list[str]
+
+
+@dataclass(frozen=True)
 class NewRun:
     """A run just created: what ``start_run`` needs to log to it."""
 

@@ -168,6 +168,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/ui/pipelines/runs/{run_id}"): needs(P.READ),
     ("POST", "/ui/pipelines/runs/{run_id}/{action}"): needs(P.RUN_PIPELINES),
     ("GET", "/ui/audit"): needs(P.MANAGE_ACCESS),  # as `shipyard audit log` and verify
+    ("GET", "/ui/runs"): needs(P.READ),
+    ("GET", "/ui/runs/compare"): needs(P.READ),
+    ("GET", "/ui/runs/{run_id}"): needs(P.READ),
     # artifacts by hash (the remote SDK's uploads and downloads)
     ("GET", "/api/artifacts/{sha256}"): needs(P.READ),
     ("PUT", "/api/artifacts/{sha256}"): needs(P.WRITE_RUNS, P.REGISTER),

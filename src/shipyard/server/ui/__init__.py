@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from shipyard.security.access_table import AccessTable
-from shipyard.server.ui import actions, audit_page, pages, pipeline_pages, signin
+from shipyard.server.ui import actions, audit_page, pages, pipeline_pages, runs_pages, signin
 from shipyard.server.ui.chain_status import ChainVerifier
 from shipyard.server.ui.rendering import build_environment
 from shipyard.server.ui.serving_stats import ServingStats
@@ -40,3 +40,4 @@ def install(
     api.include_router(actions.router)
     api.include_router(pipeline_pages.router)
     api.include_router(audit_page.router)
+    api.include_router(runs_pages.router)
