@@ -61,6 +61,30 @@ def test_search_and_compare_runs(sdk: Client, unique: str) -> None:
     assert comparison.metrics["auc"] == [0.01, 0.1, 1.0]
 
 
+def test_pages_of_runs_their_keys_and_the_versions_registered_from_a_run(
+    sdk: Client, unique: str, fitted_pipeline, breast_cancer
+) -> None:
+    experiment = f"pages-{unique}"
+    ids = []
+    for index in range(5):
+        with sdk.start_run(experiment, params={"C": index, f"only{index % 2}": "x"}) as run:
+            run.log_metrics({"auc": index / 10, "loss": 1.0})
+        ids.append(run.id)
+    order = "metrics.auc DESC"
+    pages = [sdk.search_runs(experiment, None, order, 2, offset) for offset in (0, 2, 4)]
+    assert [[r.id for r in page] for page in pages] == [ids[4:2:-1], ids[2:0:-1], ids[:1]]
+    with pytest.raises(InvalidInput, match="offset"):
+        sdk.search_runs(experiment, offset=-1)
+    keys = sdk.run_keys(experiment)
+    assert keys.params == ["C", "only0", "only1"] and keys.metrics == ["auc", "loss"]
+    assert {"C", "only0"} <= set(sdk.run_keys().params)
+    X, _ = breast_cancer
+    name = f"from-run-{unique}"
+    sdk.register_model(fitted_pipeline, name=name, sample_input=X[:5], run_id=ids[3])
+    assert [(v.name, v.version) for v in sdk.run_model_versions(ids[3])] == [(name, 1)]
+    assert sdk.run_model_versions(ids[0]) == []
+
+
 def test_a_failed_run_says_why(sdk: Client, unique: str) -> None:
     with pytest.raises(ZeroDivisionError), sdk.start_run(f"fail-{unique}") as run:
         run.log_metric("loss", 1.0)

@@ -16,7 +16,7 @@ from shipyard import Client
 from shipyard.config import ServerSettings, StoreSettings
 from shipyard.registry.service import DERIVED_FROM_TAG, OPTIMIZE_TAG
 from shipyard.server.app import create_app
-from shipyard.server.ui.models_pages import IMPORTANCE_TAG, lineage_flow
+from shipyard.server.ui.models_pages import IMPORTANCE_TAG, lineage_flow, render_card
 from shipyard.store.registry_store import RegistryStore
 from tests.ui.conftest import sign_in, wait_until
 
@@ -156,7 +156,7 @@ def test_model_page_shows_versions_aliases_history_tags_and_the_champion(
     assert "The champion: v2" in text
     assert "mean radius" in text and "Output: classification" in text
     assert '<meter min="0" max="1" value="1.0"' in html  # the most important column
-    assert "Model card" in text
+    assert "Model card" in text and html.count("<h1>") == 1  # the card's headings sit below
     # optimized versions on the page: parity and latency, the verdict as a word
     assert "v3 optimized from models:/fraud/2" in text
     assert "parity passed" in text and "8.2\N{MULTIPLICATION SIGN}" in text
@@ -317,3 +317,9 @@ def test_versions_are_paged_in_the_store_newest_first(
             assert local.get("/ui/models/many").status_code == 200
             assert local.get("/ui/models/many/versions/7").status_code == 200
             assert hydrated and max(hydrated) <= 21
+
+
+def test_a_model_card_keeps_the_page_outline_and_escapes_html() -> None:
+    html = str(render_card("# Card\n\n## Data\n\n<script>x()</script> **bold**", under=3))
+    assert "<h3>Card</h3>" in html and "<h4>Data</h4>" in html and "<h1>" not in html
+    assert "<script>" not in html and "&lt;script&gt;" in html and "<strong>bold</strong>" in html

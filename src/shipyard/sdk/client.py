@@ -41,6 +41,7 @@ from shipyard.entities import (
     RegisteredModel,
     Run,
     RunArtifact,
+    RunKeys,
     RunStatus,
 )
 from shipyard.errors import InvalidInput, NotFound
@@ -133,6 +134,7 @@ def _lineage() -> Any:
 
 
 MAX_SEARCH_RESULTS = 50_000
+MAX_SEARCH_OFFSET = 1_000_000_000
 
 
 def _limit(limit: int | None) -> int | None:
@@ -331,16 +333,26 @@ class Client(
         filter: str | None = None,
         order_by: str | list[str] | None = None,
         max_results: int = 100,
+        offset: int = 0,
     ) -> list[Run]:
-        """Runs matching ``filter`` (e.g. ``metrics.auc > 0.9 and params.C = '1.0'``)."""
+        """Runs matching ``filter`` (e.g. ``metrics.auc > 0.9 and params.C = '1.0'``);
+        ``offset`` skips that many of them first (a page of a longer list)."""
         if not 1 <= max_results <= MAX_SEARCH_RESULTS:
             raise InvalidInput(
                 f"max_results must be between 1 and {MAX_SEARCH_RESULTS}, got {max_results}"
             )
+        if not 0 <= offset <= MAX_SEARCH_OFFSET:
+            raise InvalidInput(f"offset must be between 0 and {MAX_SEARCH_OFFSET}, got {offset}")
         experiments = [experiment] if isinstance(experiment, str) else experiment
         return self.store.tracking.search_runs(
-            experiments, parse_filter(filter), parse_order_by(order_by), max_results
+            experiments, parse_filter(filter), parse_order_by(order_by), max_results, offset=offset
         )
+
+    @operation(P.READ)
+    def run_keys(self, experiment: str | list[str] | None = None) -> RunKeys:
+        """The param and metric keys logged to the runs (of ``experiment``), sorted."""
+        experiments = [experiment] if isinstance(experiment, str) else experiment
+        return self.store.tracking.run_keys(experiments)
 
     @operation(P.WRITE_RUNS)
     def log_batch(
@@ -542,6 +554,11 @@ class Client(
         """Each version's number and registered metrics, oldest first (for comparing
         versions without loading their signatures and cards)."""
         return self.store.registry.version_metrics(name)
+
+    @operation(P.READ)
+    def run_model_versions(self, run_id: str) -> list[ModelVersion]:
+        """The model versions registered from the run ``run_id``."""
+        return self.store.registry.versions_of_run(run_id)
 
     @operation(P.READ)
     def resolve_model_uri(self, uri: str) -> ModelVersion:

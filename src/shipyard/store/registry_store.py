@@ -383,6 +383,24 @@ class RegistryStore:
                 )
             ]
 
+    def versions_of_run(self, run_id: str) -> list[entities.ModelVersion]:
+        """Every version registered from the run ``run_id``, by model name then version."""
+        with self.db.read() as session:
+            rows = session.execute(
+                select(ModelVersion, Model.name)
+                .join(Model, Model.id == ModelVersion.model_id)
+                .where(ModelVersion.run_id == run_id)
+                .order_by(Model.name, ModelVersion.version)
+            ).all()
+            by_model: dict[tuple[int, str], list[ModelVersion]] = defaultdict(list)
+            for row, name in rows:
+                by_model[(row.model_id, name)].append(row)
+            return [
+                version
+                for (model_id, name), versions in by_model.items()
+                for version in self._hydrate(session, name, model_id, versions)
+            ]
+
     def _hydrate(
         self, session: Session, name: str, model_id: int, rows: list[ModelVersion]
     ) -> list[entities.ModelVersion]:

@@ -9,7 +9,17 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from shipyard.security.access_table import AccessTable
-from shipyard.server.ui import actions, datasets_pages, models_pages, pages, signin
+from shipyard.server.ui import (
+    actions,
+    audit_page,
+    datasets_pages,
+    models_pages,
+    pages,
+    pipeline_pages,
+    runs_pages,
+    signin,
+)
+from shipyard.server.ui.chain_status import ChainVerifier
 from shipyard.server.ui.rendering import build_environment
 from shipyard.server.ui.serving_stats import ServingStats
 from shipyard.server.ui.sessions import SessionCodec
@@ -33,8 +43,12 @@ def install(
     api.state.ui_static = static_files()
     api.state.ui_stats = ServingStats(api.state.metrics.registry)
     api.state.ui_workers = workers
+    api.state.ui_audit_verifier = ChainVerifier()
     api.include_router(signin.router)
     api.include_router(pages.router)
     api.include_router(actions.router)
+    api.include_router(pipeline_pages.router)
+    api.include_router(audit_page.router)
+    api.include_router(runs_pages.router)
     api.include_router(models_pages.router)
     api.include_router(datasets_pages.router)

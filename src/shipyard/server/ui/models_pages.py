@@ -158,7 +158,7 @@ def version_details(client: Client, version: ModelVersion) -> VersionDetails:
     card = client.model_card(version.name, version.version)
     return VersionDetails(
         version=version,
-        card=Markup(_markdown.render(card)),  # markdown-it with html off escapes raw HTML
+        card=render_card(card, under=3),
         run=run,
         tags=sorted((k, v) for k, v in version.tags.items() if k not in HIDDEN_TAGS),
         optimization=_optimization(version) if OPTIMIZE_TAG in version.tags else None,
@@ -167,6 +167,16 @@ def version_details(client: Client, version: ModelVersion) -> VersionDetails:
         lineage=lineage_flow(client.lineage(version.uri).to_dict()),
         derived_from=version.tags.get(DERIVED_FROM_TAG),
     )
+
+
+def render_card(markdown: str, *, under: int) -> Markup:
+    """A model card's Markdown as HTML inside a page: raw HTML in it is escaped (html off)
+    and its headings start at ``h{under}``, so the page keeps its one <h1> and its outline."""
+    tokens = _markdown.parse(markdown)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(6, int(token.tag[1:]) + under - 1)}"
+    return Markup(_markdown.renderer.render(tokens, _markdown.options, {}))
 
 
 def _optimization(version: ModelVersion) -> dict[str, Any]:
