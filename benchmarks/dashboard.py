@@ -66,6 +66,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "serving"))
+import peers
 from peers import BENCH_DIR, ensure_mlflow_venv, free_port, snapshot_shipyard, user_env
 
 HOST = "127.0.0.1"
@@ -195,7 +196,12 @@ PAGES: tuple[Page, ...] = (
         ),
     ),
     Page("overview", "Overview", "/ui", ("text={deployment}",)),
-    Page("deployment", "Deployment (1M predictions)", "/ui/deployments/{deployment}", ("h1",)),
+    Page(
+        "deployment",
+        "Deployment ({predictions} logged predictions)",
+        "/ui/deployments/{deployment}",
+        ("h1",),
+    ),
     Page("monitoring", "Monitoring", "/ui/monitoring/{deployment}", ("h1",)),
 )
 
@@ -742,7 +748,7 @@ def measure(
             signin.wait_for_url(f"{ship_url}/ui")
             signin.close()
             for page in pages:
-                label = fill(page.label, ids)
+                label = fill(page.label, ids | {"predictions": f"{plan.predictions:,}"})
                 with console.status(f"measuring {label}"):
                     results[page.key] = {
                         "shipyard": measure_shipyard(
@@ -911,6 +917,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=15, help="requests / page loads per median")
     parser.add_argument("--pages", help="comma-separated page keys (default: all)")
     parser.add_argument("--build-only", action="store_true", help="make the workspaces and stop")
+    parser.add_argument(
+        "--src",
+        type=Path,
+        help="serve the pages of another checkout's src/shipyard (e.g. a branch's worktree; "
+        "copied, read only); default: this one",
+    )
     args = parser.parse_args(argv)
 
     from rich.console import Console
@@ -929,8 +941,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.build_only:
         return 0
     load = os.getloadavg()
+    if args.src is not None:  # snapshot_shipyard copies peers.ROOT / "src" / "shipyard"
+        peers.ROOT = args.src.resolve()
+        console.print(f"serving the pages of {peers.ROOT / 'src' / 'shipyard'}")
     results = measure(plan, root, meta, venv, args.repeats, pages, console)
-    report(console, plan, {"versions": str(plan.versions)}, results, pages)
+    labels = {"versions": str(plan.versions), "predictions": f"{plan.predictions:,}"}
+    report(console, plan, labels, results, pages)
     console.print(
         f"mlflow {versions.get('mlflow')}, load average {load[0]:.2f} -> {os.getloadavg()[0]:.2f} "
         f"({os.cpu_count()} cpus), {args.repeats} repeats"
