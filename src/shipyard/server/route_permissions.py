@@ -163,6 +163,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/ui/deployments/{name}"): needs(P.READ, deployment="name"),
     ("GET", "/ui/rollouts/{deployment}"): needs(P.READ, deployment="deployment"),
     ("POST", "/ui/rollouts/{deployment}/{action}"): needs(P.DEPLOY, deployment="deployment"),
+    ("GET", "/ui/monitoring"): needs(P.READ),
+    ("GET", "/ui/monitoring/{deployment}"): needs(P.READ_PREDICTIONS, deployment="deployment"),
     # artifacts by hash (the remote SDK's uploads and downloads)
     ("GET", "/api/artifacts/{sha256}"): needs(P.READ),
     ("PUT", "/api/artifacts/{sha256}"): needs(P.WRITE_RUNS, P.REGISTER),

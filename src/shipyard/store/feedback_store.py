@@ -116,3 +116,25 @@ class FeedbackStore:
                 )
                 for r in session.scalars(query)
             ]
+
+    def labels_for(
+        self, deployment: str, keys: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], Any]:
+        """The labels that arrived for these (request id, row) keys (absent: none yet)."""
+        if not keys:
+            return {}
+        query = (
+            select(Feedback.request_id, Feedback.row, Feedback.label)
+            .where(Feedback.deployment == deployment, Feedback.label.is_not(None))
+            .where(tuple_(Feedback.request_id, Feedback.row).in_(sorted(set(keys))))
+        )
+        with self.db.read() as session:
+            return {(r, i): json.loads(label) for r, i, label in session.execute(query)}
+
+    def count_labelled(self, deployment: str) -> int:
+        """How many rows of the deployment have a label."""
+        query = select(func.count()).where(
+            Feedback.deployment == deployment, Feedback.label.is_not(None)
+        )
+        with self.db.read() as session:
+            return int(session.scalar(query) or 0)

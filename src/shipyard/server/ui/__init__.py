@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from shipyard.monitoring.predlog_summary import PredlogSummaries
 from shipyard.security.access_table import AccessTable
-from shipyard.server.ui import actions, pages, signin
+from shipyard.server.ui import actions, monitoring_pages, pages, signin
 from shipyard.server.ui.rendering import build_environment
 from shipyard.server.ui.serving_stats import ServingStats
 from shipyard.server.ui.sessions import SessionCodec
@@ -33,6 +34,8 @@ def install(
     api.state.ui_static = static_files()
     api.state.ui_stats = ServingStats(api.state.metrics.registry)
     api.state.ui_workers = workers
+    api.state.ui_predlog = PredlogSummaries(api.state.client.store.artifacts)
     api.include_router(signin.router)
     api.include_router(pages.router)
     api.include_router(actions.router)
+    api.include_router(monitoring_pages.router)

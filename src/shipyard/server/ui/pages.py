@@ -13,6 +13,7 @@ from shipyard.deploy.policy import policy_from_dict, ref_label
 from shipyard.deploy.rollouts import RolloutSpec
 from shipyard.errors import NotFound, ShipyardError
 from shipyard.sdk.client import Client
+from shipyard.server.ui.deployment_history import history_context
 from shipyard.server.ui.rendering import render, render_error
 from shipyard.server.ui.serving_stats import ServingStats
 from shipyard.server.ui.static import serve_static
@@ -99,6 +100,14 @@ def deployment_page(request: Request, name: str) -> Response:
         "workers": request.app.state.ui_workers,
         "cli": f"shipyard deployments show {name}",
     }
+    # The latest rows are logged inputs and outputs: shown to whoever may read predictions
+    # (the permission of the deployment's monitoring page and of /api/.../drift).
+    context |= history_context(
+        client,
+        request.app.state.ui_predlog,
+        name,
+        predictions_visible=viewer.can("GET", "/ui/monitoring/{deployment}", deployment=name),
+    )
     return render(request, viewer, "deployment.html", context)
 
 
