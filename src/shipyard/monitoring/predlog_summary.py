@@ -163,9 +163,7 @@ def summarise_segment(path: str, table: pa.Table) -> Segment:
         (int(m), int(v), bool(s)): Counts(int(requests[i]), int(rows[i]), lat_hist[i], size_hist[i])
         for i, (m, v, s) in enumerate(unique)
     }
-    return Segment(
-        path, n, int(n - shadow.sum()), int(at.min()), int(at.max()), cells
-    )
+    return Segment(path, n, int(n - shadow.sum()), int(at.min()), int(at.max()), cells)
 
 
 class PredlogSummaries:

@@ -129,7 +129,7 @@ class FeedbackStore:
             .where(tuple_(Feedback.request_id, Feedback.row).in_(sorted(set(keys))))
         )
         with self.db.read() as session:
-            return {(r, i): json.loads(label) for r, i, label in session.execute(query)}
+            return {(r, i): json.loads(label or "null") for r, i, label in session.execute(query)}
 
     def count_labelled(self, deployment: str) -> int:
         """How many rows of the deployment have a label."""

@@ -69,7 +69,9 @@ def history_context(
     errors.xlabel, errors.y = "time", "share"
     for version, series in sorted(history.versions.items()):
         xs = sorted(series)
-        errors.add(f"v{version}", xs, [series[m][1] / series[m][0] if series[m][0] else None for m in xs])
+        errors.add(
+            f"v{version}", xs, [series[m][1] / series[m][0] if series[m][0] else None for m in xs]
+        )
     context["error_chart"] = errors
     context["errors_total"] = sum(e for s in history.versions.values() for _, e in s.values())
     context["requests_counted"] = sum(r for s in history.versions.values() for r, _ in s.values())
@@ -79,7 +81,9 @@ def history_context(
     for (new, old), series in sorted(history.pairs.items()):
         xs = sorted(series)
         agreement.add(
-            f"v{new} vs v{old}", xs, [series[m][1] / series[m][0] if series[m][0] else None for m in xs]
+            f"v{new} vs v{old}",
+            xs,
+            [series[m][1] / series[m][0] if series[m][0] else None for m in xs],
         )
         compared = sum(c for c, _ in series.values())
         agreed = sum(a for _, a in series.values())
@@ -149,7 +153,10 @@ def _sizes(summary: TrafficSummary) -> Chart:
     chart.add(
         "mean rows per request",
         xs,
-        [per_minute[m].rows / per_minute[m].requests if per_minute[m].requests else None for m in xs],
+        [
+            per_minute[m].rows / per_minute[m].requests if per_minute[m].requests else None
+            for m in xs
+        ],
     )
     return chart
 
@@ -191,7 +198,16 @@ def _recent(client: Client, summaries: PredlogSummaries, name: str) -> list[dict
 def _plain(table: pa.Table) -> list[dict[str, Any]]:
     wanted = [
         c
-        for c in ("at_ms", "request_id", "row", "version", "arm", "prediction", "score", "latency_ms")
+        for c in (
+            "at_ms",
+            "request_id",
+            "row",
+            "version",
+            "arm",
+            "prediction",
+            "score",
+            "latency_ms",
+        )
         if c in table.column_names
     ]
     return table.select(wanted).to_pylist()

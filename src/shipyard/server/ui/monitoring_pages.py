@@ -100,7 +100,9 @@ def _drift_and_quality(client: Client, monitors: list[MonitorRecord]) -> dict[st
     """Charts of the stored runs of the deployment's monitors (the first one that ran)."""
     drift = Chart("drift", "Drift statistic per feature, per monitor run", time=True)
     share = Chart("drift-share", "Share of drifted features, per monitor run", time=True)
-    quality = Chart("quality", "Realized quality (labels) beside the label-free estimate", time=True)
+    quality = Chart(
+        "quality", "Realized quality (labels) beside the label-free estimate", time=True
+    )
     latest: list[dict[str, Any]] = []
     latest_at = None
     monitor = None
@@ -114,7 +116,9 @@ def _drift_and_quality(client: Client, monitors: list[MonitorRecord]) -> dict[st
         series: dict[str, tuple[list[float], list[float | None]]] = {}
         for run in runs:
             for column in run["details"].get("columns", []):
-                xs, ys = series.setdefault(OUTPUTS.get(column["column"], column["column"]), ([], []))
+                xs, ys = series.setdefault(
+                    OUTPUTS.get(column["column"], column["column"]), ([], [])
+                )
                 xs.append(run["at"] / 1000)
                 ys.append(column.get("statistic"))
         for name, (xs, ys) in series.items():
@@ -133,7 +137,9 @@ def _drift_and_quality(client: Client, monitors: list[MonitorRecord]) -> dict[st
             values.reverse()
             quality_latest[metric] = values[-1]["value"]
             if metric != "labelled":
-                label = "estimated accuracy (no labels)" if metric == "estimated_accuracy" else metric
+                label = (
+                    "estimated accuracy (no labels)" if metric == "estimated_accuracy" else metric
+                )
                 quality.add(label, [v["at"] / 1000 for v in values], [v["value"] for v in values])
         break
     return {
@@ -207,7 +213,7 @@ def _feature(
         chart.add("current", centres, result["current"])
         result["chart"] = chart
         result["rows"] = [
-            (f"{lo:.4g} – {hi:.4g}", r, c)
+            (f"{lo:.4g} to {hi:.4g}", r, c)
             for lo, hi, r, c in zip(
                 edges[:-1], edges[1:], result["reference"], result["current"], strict=True
             )
