@@ -114,11 +114,13 @@ def test_the_summary_reads_only_new_segments_and_forgets_removed_ones(tmp_path) 
     write(3, 2, 1, 5.0, now)  # shadow calls: counted apart
     second = summaries.refresh("d")
     assert (second.rows, second.primary_rows, second.segments) == (33, 30, 3)
-    totals = second.by_version()
-    assert totals[(1, False)].requests == 15 and totals[(1, False)].rows == 30
-    assert totals[(2, True)].requests == 3
-    p50 = totals[(1, False)].quantile_ms(0.5)
+    arms = {(arm.version, arm.shadow): arm for arm in second.arms}
+    assert arms[(1, False)].requests.sum() == 15 and arms[(1, False)].rows.sum() == 30
+    assert arms[(2, True)].requests.sum() == 3
+    p50 = latency_quantile(arms[(1, False)].latency, 0.5)
     assert p50 is not None and 1.5 < p50 < 2.6  # ten of fifteen requests took 2 ms
+    assert second.steps[-1] - second.steps[0] >= 120  # minutes two minutes apart
+    assert list(second.sizes()[:3]) == [10, 0, 5]  # ten single rows, five of 3-4
     latest = summaries.latest("d", 4)
     assert latest is not None and latest.num_rows == 4
     assert set(latest["at_ms"].to_pylist()) == {now}  # the newest rows, shadow left out

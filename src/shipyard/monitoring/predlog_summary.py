@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from shipyard.monitoring.predlog import PREFIX
@@ -102,37 +104,48 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class Binned:
+    """One arm's counts per time step: ``requests`` and ``rows`` are arrays over steps."""
+
+    version: int
+    shadow: bool
+    requests: np.ndarray
+    rows: np.ndarray
+    latency: np.ndarray  # the whole window's latency histogram
+    sizes: np.ndarray  # the whole window's rows-per-request histogram
+
+    @property
+    def label(self) -> str:
+        return f"v{self.version} (shadow)" if self.shadow else f"v{self.version}"
+
+
+@dataclass(frozen=True)
 class TrafficSummary:
-    """A deployment's logged traffic, per minute. ``cells`` maps (minute s, version,
-    shadow) to its counts; ``segments`` is how many files it summarises."""
+    """A deployment's logged traffic from ``start_s`` in steps of ``step_s`` (``steps``
+    holds each step's start), per arm, plus the answered requests' latency histogram per
+    step (``latency``: steps x bins, shadow calls left out) and all-time totals."""
 
     deployment: str
-    cells: dict[Key, Counts]
+    steps: np.ndarray
+    arms: list[Binned]
+    latency: np.ndarray
     segments: int
     rows: int
     primary_rows: int
     first_ms: int | None
     last_ms: int | None
 
-    def minutes(self) -> list[int]:
-        return sorted({minute for minute, _, _ in self.cells})
+    def quantiles_ms(self, q: float) -> list[float | None]:
+        """The q-quantile of answered requests' latency per step (None: no request)."""
+        return [latency_quantile(row, q) for row in self.latency]
 
-    def versions(self) -> list[tuple[int, bool]]:
-        return sorted({(version, shadow) for _, version, shadow in self.cells})
-
-    def by_version(self) -> dict[tuple[int, bool], Counts]:
-        totals: dict[tuple[int, bool], Counts] = {}
-        for (_, version, shadow), counts in self.cells.items():
-            totals.setdefault((version, shadow), Counts()).add(counts)
-        return totals
-
-    def primary_by_minute(self) -> dict[int, Counts]:
-        """Every version's answers to callers (shadow calls left out), per minute."""
-        totals: dict[int, Counts] = {}
-        for (minute, _, shadow), counts in self.cells.items():
-            if not shadow:
-                totals.setdefault(minute, Counts()).add(counts)
-        return totals
+    def sizes(self) -> np.ndarray:
+        """Answered requests by rows per request (``SIZE_LABELS``) over the window."""
+        total = np.zeros(len(SIZE_LABELS), np.int64)
+        for arm in self.arms:
+            if not arm.shadow:
+                total += arm.sizes
+        return total
 
 
 def summarise_segment(path: str, table: pa.Table) -> Segment:
@@ -144,14 +157,12 @@ def summarise_segment(path: str, table: pa.Table) -> Segment:
     version = table["version"].to_numpy()
     latency = table["latency_ms"].to_numpy()
     row = table["row"].to_numpy()
-    arms = table["arm"].to_numpy(zero_copy_only=False).astype(str)
-    shadow = np.char.startswith(arms, "shadow:")
+    shadow = pc.starts_with(table["arm"], "shadow:").to_numpy(zero_copy_only=False)
     starts = np.flatnonzero(row == 0)  # one per request: a request's rows are contiguous
     sizes = np.diff(np.append(starts, n))
-    minute = at[starts] // MINUTE_MS * 60
-    keys = np.stack([minute, version[starts], shadow[starts].astype(np.int64)], axis=1)
-    unique, group = np.unique(keys, axis=0, return_inverse=True)
-    group = group.reshape(-1)
+    minute = at[starts] // MINUTE_MS
+    keys = (minute * (1 << 24) + version[starts]) * 2 + shadow[starts]
+    unique, group = np.unique(keys, return_inverse=True)
     groups = len(unique)
     lat_hist = np.zeros((groups, LATENCY_BINS), np.int64)
     np.add.at(lat_hist, (group, np.searchsorted(LATENCY_EDGES_MS, latency[starts])), 1)
@@ -159,10 +170,13 @@ def summarise_segment(path: str, table: pa.Table) -> Segment:
     np.add.at(size_hist, (group, np.searchsorted(SIZE_EDGES, sizes, side="right")), 1)
     requests = np.bincount(group, minlength=groups)
     rows = np.bincount(group, weights=sizes, minlength=groups).astype(np.int64)
-    cells = {
-        (int(m), int(v), bool(s)): Counts(int(requests[i]), int(rows[i]), lat_hist[i], size_hist[i])
-        for i, (m, v, s) in enumerate(unique)
-    }
+    cells = {}
+    for i, key in enumerate(unique.tolist()):
+        is_shadow = bool(key & 1)
+        minute_s = (key >> 1) // (1 << 24) * 60
+        cells[(minute_s, ((key >> 1) % (1 << 24)), is_shadow)] = Counts(
+            int(requests[i]), int(rows[i]), lat_hist[i], size_hist[i]
+        )
     return Segment(path, n, int(n - shadow.sum()), int(at.min()), int(at.max()), cells)
 
 
@@ -180,55 +194,103 @@ class PredlogSummaries:
     def _read(self, path: str, columns: list[str] | None) -> pa.Table:
         return pq.read_table(io.BytesIO(self.artifacts.read_path(path)), columns=columns)
 
-    def refresh(self, deployment: str, since_s: int | None = None) -> TrafficSummary:
-        """The deployment's summary, after reading the segments written since last time;
-        its ``cells`` only from the minute ``since_s`` on (the totals are all time)."""
+    def _sync(self, deployment: str) -> tuple[dict[str, Segment], dict[Key, Counts]]:
+        """Read the segments written since the last call, forget removed ones. Hold the lock."""
         paths = [
             p
             for p in self.artifacts.list_paths(f"{PREFIX}/deployment={deployment}")
             if p.endswith(".parquet")
         ]
+        known = self._segments.setdefault(deployment, {})
+        cells = self._cells.setdefault(deployment, {})
+        present = set(paths)
+        for gone in [p for p in known if p not in present]:
+            for key, counts in known.pop(gone).cells.items():
+                cells[key].add(counts, -1)
+                if cells[key].requests == 0:
+                    del cells[key]
+        for path in paths:
+            if path in known:
+                continue
+            try:
+                segment = summarise_segment(path, self._read(path, REQUEST_COLUMNS))
+            except FileNotFoundError:
+                continue  # removed between listing and reading
+            known[path] = segment
+            for key, counts in segment.cells.items():
+                cell = cells.get(key)
+                if cell is None:
+                    cells[key] = cell = Counts()
+                cell.add(counts)
+        return known, cells
+
+    def refresh(
+        self, deployment: str, window_s: int | None = None, max_steps: int = 720
+    ) -> TrafficSummary:
+        """The deployment's summary over the last ``window_s`` of its log (all of it: None)
+        in at most ``max_steps`` steps of whole minutes, after reading new segments."""
         with self._lock:
-            known = self._segments.setdefault(deployment, {})
-            cells = self._cells.setdefault(deployment, {})
-            present = set(paths)
-            for gone in [p for p in known if p not in present]:
-                for key, counts in known.pop(gone).cells.items():
-                    cells[key].add(counts, -1)
-                    if cells[key].requests == 0:
-                        del cells[key]
-            for path in paths:
-                if path in known:
-                    continue
-                try:
-                    segment = summarise_segment(path, self._read(path, REQUEST_COLUMNS))
-                except FileNotFoundError:
-                    continue  # removed between listing and reading
-                known[path] = segment
-                for key, counts in segment.cells.items():
-                    cell = cells.get(key)
-                    if cell is None:
-                        cells[key] = cell = Counts()
-                    cell.add(counts)
+            known, cells = self._sync(deployment)
             segments = list(known.values())
+            first = min((s.first_ms for s in segments if s.rows), default=None)
+            last = max((s.last_ms for s in segments if s.rows), default=None)
+            arms: list[Binned] = []
+            if last is None or first is None:
+                steps = np.zeros(0, np.int64)
+                latency = np.zeros((0, LATENCY_BINS), np.int64)
+            else:
+                end = min(int(time.time()), last // 1000) // 60 * 60 + 60
+                start = first // 1000 // 60 * 60
+                if window_s is not None:
+                    start = max(start, end - window_s)
+                minutes = max(1, (end - start) // 60)
+                step = 60 * -(-minutes // max_steps)
+                steps = np.arange(start, end, step, dtype=np.int64)
+                latency = np.zeros((len(steps), LATENCY_BINS), np.int64)
+                by_arm: dict[tuple[int, bool], list[np.ndarray]] = {}
+                for (minute, version, shadow), counts in cells.items():
+                    if minute < start or minute >= end:
+                        continue
+                    index = (minute - start) // step
+                    arm = by_arm.get((version, shadow))
+                    if arm is None:
+                        arm = by_arm[(version, shadow)] = [
+                            np.zeros(len(steps), np.int64),
+                            np.zeros(len(steps), np.int64),
+                            np.zeros(LATENCY_BINS, np.int64),
+                            np.zeros(len(SIZE_LABELS), np.int64),
+                        ]
+                    arm[0][index] += counts.requests
+                    arm[1][index] += counts.rows
+                    arm[2] += counts.latency
+                    arm[3] += counts.sizes
+                    if not shadow:
+                        latency[index] += counts.latency
+                arms = [
+                    Binned(version, shadow, *arrays)
+                    for (version, shadow), arrays in sorted(by_arm.items())
+                ]
             return TrafficSummary(
                 deployment,
-                {k: _copy(c) for k, c in cells.items() if since_s is None or k[0] >= since_s},
+                steps,
+                arms,
+                latency,
                 len(segments),
                 sum(s.rows for s in segments),
                 sum(s.primary_rows for s in segments),
-                min((s.first_ms for s in segments if s.rows), default=None),
-                max((s.last_ms for s in segments if s.rows), default=None),
+                first,
+                last,
             )
 
     def latest(self, deployment: str, limit: int = 50) -> pa.Table | None:
         """The newest ``limit`` answered rows (shadow calls left out), newest first.
 
-        Call ``refresh`` first: segments are chosen by their newest timestamp and only
-        those that can hold one of the newest rows are read."""
+        Segments are chosen by their newest timestamp: only those that can hold one of the
+        newest rows are read."""
         with self._lock:
+            known, _ = self._sync(deployment)
             ordered = sorted(
-                (s for s in self._segments.get(deployment, {}).values() if s.primary_rows),
+                (s for s in known.values() if s.primary_rows),
                 key=lambda s: s.last_ms,
                 reverse=True,
             )
@@ -243,8 +305,7 @@ class PredlogSummaries:
             except FileNotFoundError:
                 continue
             if "arm" in table.column_names:
-                arms = table["arm"].to_numpy(zero_copy_only=False).astype(str)
-                table = table.filter(pa.array(~np.char.startswith(arms, "shadow:")))
+                table = table.filter(pc.invert(pc.starts_with(table["arm"], "shadow:")))
             tables.append(table)
             taken += table.num_rows
             if taken >= limit:
@@ -265,15 +326,12 @@ class PredlogSummaries:
         self, deployment: str, column: str, since_ms: int, max_rows: int = 50_000
     ) -> tuple[np.ndarray | list[object], int]:
         """The newest answered values of one logged column since ``since_ms``: at most
-        ``max_rows`` of them, read from the newest segments only (call ``refresh`` first).
-        Returns (values, rows in the window it was taken from, as the summary counts)."""
+        ``max_rows`` of them, read from the newest segments only. Returns (values, answered
+        rows of the segments that reach into the window)."""
         with self._lock:
+            known, _ = self._sync(deployment)
             ordered = sorted(
-                (
-                    s
-                    for s in self._segments.get(deployment, {}).values()
-                    if s.primary_rows and s.last_ms >= since_ms
-                ),
+                (s for s in known.values() if s.primary_rows and s.last_ms >= since_ms),
                 key=lambda s: s.last_ms,
                 reverse=True,
             )
@@ -287,16 +345,14 @@ class PredlogSummaries:
                 table = self._read(segment.path, ["at_ms", "arm", column])
             except (FileNotFoundError, KeyError, pa.ArrowInvalid):
                 continue
-            arms = table["arm"].to_numpy(zero_copy_only=False).astype(str)
-            keep = ~np.char.startswith(arms, "shadow:") & (table["at_ms"].to_numpy() >= since_ms)
-            values = table[column].filter(pa.array(keep)).combine_chunks()
+            keep = pc.and_(
+                pc.invert(pc.starts_with(table["arm"], "shadow:")),
+                pc.greater_equal(table["at_ms"], since_ms),
+            )
+            values = table[column].filter(keep).combine_chunks()
             parts.append(values)
             taken += len(values)
         if not parts:
             return [], in_window
         joined = pa.concat_arrays(parts)[:max_rows]
         return joined.to_numpy(zero_copy_only=False), in_window
-
-
-def _copy(counts: Counts) -> Counts:
-    return Counts(counts.requests, counts.rows, counts.latency.copy(), counts.sizes.copy())

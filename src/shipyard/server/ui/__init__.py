@@ -15,6 +15,7 @@ from shipyard.server.ui.rendering import build_environment
 from shipyard.server.ui.serving_stats import ServingStats
 from shipyard.server.ui.sessions import SessionCodec
 from shipyard.server.ui.static import static_files
+from shipyard.serving.history import ServingHistories
 
 __all__ = ["install"]
 
@@ -35,6 +36,7 @@ def install(
     api.state.ui_stats = ServingStats(api.state.metrics.registry)
     api.state.ui_workers = workers
     api.state.ui_predlog = PredlogSummaries(api.state.client.store.artifacts)
+    api.state.ui_histories = ServingHistories(api.state.client.store)
     api.include_router(signin.router)
     api.include_router(pages.router)
     api.include_router(actions.router)

@@ -14,21 +14,24 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from shipyard.monitoring.predlog_summary import (
     SIZE_LABELS,
-    Counts,
     PredlogSummaries,
     TrafficSummary,
+    latency_quantile,
 )
 from shipyard.sdk.client import Client
 from shipyard.server.ui.charts import Chart
-from shipyard.serving.history import serving_history
+from shipyard.serving.history import ServingHistories
 
-#: The charts of the log cover the last day of it; the store's counters, six hours.
+#: The charts of the log cover its last day; the store's counters their six hours.
 LOG_WINDOW_S = 24 * 3600
 COUNTER_WINDOW_S = 6 * 3600
+#: Points per series: steps of whole minutes, so the charts need no downsampling.
+STEPS = 720
 RECENT = 50
 
 
@@ -42,31 +45,41 @@ class VersionRow:
     p99: float | None
 
 
-def _label(version: int, shadow: bool) -> str:
-    return f"v{version} (shadow)" if shadow else f"v{version}"
-
-
 def history_context(
     client: Client,
     summaries: PredlogSummaries,
+    histories: ServingHistories,
     name: str,
     *,
     predictions_visible: bool,
 ) -> dict[str, Any]:
-    now = int(time.time())
-    summary = summaries.refresh(name, since_s=now - LOG_WINDOW_S - 60)
-    minutes = _axis(summary, now)
+    summary = summaries.refresh(name, LOG_WINDOW_S, STEPS)
     context: dict[str, Any] = {
         "log": summary,
-        "traffic_chart": _traffic(summary, minutes),
+        "step_minutes": int(summary.steps[1] - summary.steps[0]) // 60
+        if len(summary.steps) > 1
+        else 1,
+        "traffic_chart": _traffic(summary),
         "latency_chart": _latency(summary),
         "size_chart": _sizes(summary),
-        "size_table": _size_table(summary),
-        "log_versions": _versions(summary),
+        "size_table": [
+            (label, int(n)) for label, n in zip(SIZE_LABELS, summary.sizes(), strict=True) if n
+        ],
+        "log_versions": [
+            VersionRow(
+                arm.label,
+                int(arm.requests.sum()),
+                int(arm.rows.sum()),
+                latency_quantile(arm.latency, 0.5),
+                latency_quantile(arm.latency, 0.9),
+                latency_quantile(arm.latency, 0.99),
+            )
+            for arm in summary.arms
+        ],
     }
-    history = serving_history(client.store, name, now - COUNTER_WINDOW_S)
+    history = histories.read(name, int(time.time()) - COUNTER_WINDOW_S)
     errors = Chart("errors", "Error rate (share of requests answered 5xx), per minute", time=True)
-    errors.xlabel, errors.y = "time", "share"
+    errors.y = "share"
     for version, series in sorted(history.versions.items()):
         xs = sorted(series)
         errors.add(
@@ -75,7 +88,7 @@ def history_context(
     context["error_chart"] = errors
     context["errors_total"] = sum(e for s in history.versions.values() for _, e in s.values())
     context["requests_counted"] = sum(r for s in history.versions.values() for r, _ in s.values())
-    agreement = Chart("agreement", "Agreement of compared versions (shadow or canary)", time=True)
+    agreement = Chart("agreement", "Agreement of compared versions, per minute", time=True)
     agreement.y = "share of rows that agree"
     pairs = []
     for (new, old), series in sorted(history.pairs.items()):
@@ -110,76 +123,35 @@ def history_context(
     return context
 
 
-def _axis(summary: TrafficSummary, now: int) -> list[int]:
-    """Every minute of the last day of the log (empty minutes are zero traffic)."""
-    if summary.last_ms is None:
-        return []
-    end = min(now, summary.last_ms // 1000) // 60 * 60
-    start = end - LOG_WINDOW_S
-    first = min((m for m in summary.minutes() if m >= start), default=end)
-    return list(range(first, end + 60, 60))
-
-
-def _traffic(summary: TrafficSummary, minutes: list[int]) -> Chart:
-    chart = Chart("traffic", "Requests per minute, by version", time=True)
+def _traffic(summary: TrafficSummary) -> Chart:
+    chart = Chart("traffic", "Requests per step, by version", time=True)
     chart.y = "requests"
-    for version, shadow in summary.versions():
-        chart.add(
-            _label(version, shadow),
-            minutes,
-            [
-                float(c.requests) if (c := summary.cells.get((m, version, shadow))) else 0.0
-                for m in minutes
-            ],
-        )
+    steps = summary.steps.tolist()
+    for arm in summary.arms:
+        chart.add(arm.label, steps, arm.requests.astype(float).tolist())
     return chart
 
 
 def _latency(summary: TrafficSummary) -> Chart:
-    chart = Chart("latency", "Latency percentiles of answered requests (ms), per minute", time=True)
+    chart = Chart("latency", "Latency percentiles of answered requests (ms)", time=True)
     chart.y = "ms"
-    per_minute = summary.primary_by_minute()
-    xs = sorted(per_minute)
+    steps = summary.steps.tolist()
     for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
-        chart.add(name, xs, [per_minute[m].quantile_ms(q) for m in xs])
+        chart.add(name, steps, summary.quantiles_ms(q))
     return chart
 
 
 def _sizes(summary: TrafficSummary) -> Chart:
-    chart = Chart("sizes", "Rows per request (mean), per minute", time=True)
+    chart = Chart("sizes", "Rows per request (mean of answered requests)", time=True)
     chart.y = "rows"
-    per_minute = summary.primary_by_minute()
-    xs = sorted(per_minute)
+    requests = sum((a.requests for a in summary.arms if not a.shadow), np.zeros(len(summary.steps)))
+    rows = sum((a.rows for a in summary.arms if not a.shadow), np.zeros(len(summary.steps)))
     chart.add(
         "mean rows per request",
-        xs,
-        [
-            per_minute[m].rows / per_minute[m].requests if per_minute[m].requests else None
-            for m in xs
-        ],
+        summary.steps.tolist(),
+        [float(r / n) if n else None for r, n in zip(rows, requests, strict=True)],
     )
     return chart
-
-
-def _size_table(summary: TrafficSummary) -> list[tuple[str, int]]:
-    total = Counts()
-    for counts in summary.primary_by_minute().values():
-        total.add(counts)
-    return [(label, int(n)) for label, n in zip(SIZE_LABELS, total.sizes, strict=True) if n]
-
-
-def _versions(summary: TrafficSummary) -> list[VersionRow]:
-    return [
-        VersionRow(
-            _label(version, shadow),
-            counts.requests,
-            counts.rows,
-            counts.quantile_ms(0.5),
-            counts.quantile_ms(0.9),
-            counts.quantile_ms(0.99),
-        )
-        for (version, shadow), counts in sorted(summary.by_version().items())
-    ]
 
 
 def _recent(client: Client, summaries: PredlogSummaries, name: str) -> list[dict[str, Any]]:

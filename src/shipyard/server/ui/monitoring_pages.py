@@ -193,7 +193,6 @@ def _feature(
         (float(m.spec.get("window_s", DEFAULT_WINDOW_S)) for m in monitors),
         default=DEFAULT_WINDOW_S,
     )
-    summaries.refresh(deployment, since_s=int(time.time()))
     logged = {"score": "score", "prediction": "prediction"}.get(feature, f"in.{feature}")
     since_ms = int((time.time() - window_s) * 1000)
     values, in_window = summaries.column_sample(deployment, logged, since_ms, SAMPLE_ROWS)

@@ -105,6 +105,7 @@ def deployment_page(request: Request, name: str) -> Response:
     context |= history_context(
         client,
         request.app.state.ui_predlog,
+        request.app.state.ui_histories,
         name,
         predictions_visible=viewer.can("GET", "/ui/monitoring/{deployment}", deployment=name),
     )
