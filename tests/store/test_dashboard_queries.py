@@ -1,5 +1,5 @@
 """Store queries the dashboard needs: per-minute serving counters summed in SQL, labels of
-chosen rows, the count of labelled rows and the newest alerts."""
+chosen rows, the count of rows with feedback and the newest alerts."""
 
 from __future__ import annotations
 
@@ -49,8 +49,8 @@ def test_labels_of_chosen_rows_and_the_labelled_count(tmp_path) -> None:
     )
     assert feedback.labels_for("d", [("a", 1), ("b", 0), ("z", 0)]) == {("a", 1): "cat"}
     assert feedback.labels_for("d", []) == {}
-    assert feedback.count_labelled("d") == 2
-    assert feedback.count_labelled("other") == 0
+    assert feedback.count("d") == 3  # rows with feedback: a label, outcomes or both
+    assert feedback.count("other") == 0
     client.close()
 
 

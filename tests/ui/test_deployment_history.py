@@ -63,7 +63,7 @@ def test_served_predictions_appear_in_the_history(
     assert "<td>1</td>" in labelled  # its label arrived
     unlabelled = html.split(f"<code>{ids[0]}</code>", 1)[1].split("</tr>", 1)[0]
     assert "no label yet" in unlabelled
-    assert re.search(r"1 labelled of \d+ logged row", html)  # feedback coverage
+    assert re.search(r"1 with feedback of \d+ logged row", html)  # feedback coverage
     assert 'id="live-history" data-live="5"' in html  # refreshed while the tab is visible
     assert "Error rate" in html
 
@@ -141,3 +141,17 @@ def test_latency_quantiles_interpolate_within_a_bin() -> None:
     value = latency_quantile(histogram, 0.99)
     assert value is not None
     assert LATENCY_EDGES_MS[index - 1] <= value <= LATENCY_EDGES_MS[index]
+
+
+def test_per_step_quantiles_match_the_single_histogram_ones() -> None:
+    from shipyard.monitoring.predlog_summary import LATENCY_BINS, TrafficSummary
+
+    rng = np.random.default_rng(1)
+    matrix = rng.integers(0, 5, size=(6, LATENCY_BINS))
+    matrix[2] = 0  # a step without requests
+    summary = TrafficSummary("d", np.arange(6), [], matrix, 1, 0, 0, None, None)
+    for q in (0.5, 0.9, 0.99):
+        expected = [latency_quantile(row, q) for row in matrix]
+        got = summary.quantiles_ms(q)
+        assert got[2] is None and expected[2] is None
+        assert np.allclose([g for g in got if g], [e for e in expected if e])

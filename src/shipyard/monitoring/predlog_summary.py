@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -136,8 +137,22 @@ class TrafficSummary:
     last_ms: int | None
 
     def quantiles_ms(self, q: float) -> list[float | None]:
-        """The q-quantile of answered requests' latency per step (None: no request)."""
-        return [latency_quantile(row, q) for row in self.latency]
+        """The q-quantile of answered requests' latency per step (None: no request),
+        interpolated geometrically within its bin as ``latency_quantile`` does."""
+        if not len(self.latency):
+            return []
+        cumulative = np.cumsum(self.latency, axis=1)
+        totals = cumulative[:, -1]
+        rank = q * totals
+        index = np.minimum((cumulative < rank[:, None]).sum(axis=1), LATENCY_BINS - 1)
+        edges = np.concatenate(([LATENCY_EDGES_MS[0]], LATENCY_EDGES_MS, [LATENCY_EDGES_MS[-1]]))
+        low, high = edges[index], edges[index + 1]
+        rows = np.arange(len(index))
+        before = np.where(index > 0, cumulative[rows, np.maximum(index - 1, 0)], 0)
+        inside = self.latency[rows, index]
+        share = np.clip(np.where(inside > 0, (rank - before) / np.maximum(inside, 1), 0.5), 0, 1)
+        values = low * (high / low) ** share
+        return [float(v) if t else None for v, t in zip(values, totals, strict=True)]
 
     def sizes(self) -> np.ndarray:
         """Answered requests by rows per request (``SIZE_LABELS``) over the window."""
@@ -282,8 +297,11 @@ class PredlogSummaries:
                 last,
             )
 
-    def latest(self, deployment: str, limit: int = 50) -> pa.Table | None:
-        """The newest ``limit`` answered rows (shadow calls left out), newest first.
+    def latest(
+        self, deployment: str, limit: int = 50, columns: Sequence[str] | None = None
+    ) -> pa.Table | None:
+        """The newest ``limit`` answered rows (shadow calls left out), newest first: all
+        logged columns, or those of ``columns`` (which must hold ``at_ms``, ``row``, ``arm``).
 
         Segments are chosen by their newest timestamp: only those that can hold one of the
         newest rows are read."""
@@ -301,7 +319,7 @@ class PredlogSummaries:
             if taken >= limit and threshold is not None and segment.last_ms < threshold:
                 break
             try:
-                table = self._read(segment.path, None)
+                table = self._read(segment.path, None if columns is None else list(columns))
             except FileNotFoundError:
                 continue
             if "arm" in table.column_names:

@@ -33,6 +33,7 @@ COUNTER_WINDOW_S = 6 * 3600
 #: Points per series: steps of whole minutes, so the charts need no downsampling.
 STEPS = 720
 RECENT = 50
+SHOWN = ("at_ms", "request_id", "row", "version", "arm", "prediction", "score", "latency_ms")
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,9 @@ def history_context(
         )
     context["agreement_chart"] = agreement
     context["pairs"] = pairs
-    labelled = client.store.feedback.count_labelled(name)
+    labelled = client.store.feedback.count(name)
     context["coverage"] = {
-        "labelled": labelled,
+        "labelled": labelled,  # rows with feedback: a label, outcomes or both
         "logged": summary.primary_rows,
         "share": min(labelled, summary.primary_rows) / summary.primary_rows
         if summary.primary_rows
@@ -155,7 +156,7 @@ def _sizes(summary: TrafficSummary) -> Chart:
 
 
 def _recent(client: Client, summaries: PredlogSummaries, name: str) -> list[dict[str, Any]]:
-    table = summaries.latest(name, RECENT)
+    table = summaries.latest(name, RECENT, SHOWN)
     if table is None:
         return []
     rows = _plain(table)
