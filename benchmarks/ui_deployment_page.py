@@ -139,6 +139,10 @@ def main() -> None:
             token = client.create_token("bench-admin", "admin").token
             headers = {"authorization": f"Bearer {token}"}
             time.sleep(1.5)  # the server's token table picks the new token up
+            deadline = time.monotonic() + 60
+            while http.get("/health").status_code != 200 and time.monotonic() < deadline:
+                time.sleep(0.1)  # models loaded: the first view is not racing the start
+            time.sleep(2)
             for path in ("/ui/deployments/cancer", "/ui/monitoring/cancer", "/ui/monitoring"):
                 cold, warm = _time(http, path, headers, args.views)
                 print(f"{path}: first view {cold:.0f} ms, then median {warm:.1f} ms")
