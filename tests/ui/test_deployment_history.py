@@ -66,6 +66,7 @@ def test_served_predictions_appear_in_the_history(
     assert re.search(r"1 with feedback of \d+ logged row", html)  # feedback coverage
     assert 'id="live-history" data-live="5"' in html  # refreshed while the tab is visible
     assert "Error rate" in html
+    assert "Micro-batches" in html and "cancer/1" in html  # model calls, this process
 
 
 def test_viewers_see_the_rows_and_predictors_not_the_page(

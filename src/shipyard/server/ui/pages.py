@@ -100,6 +100,9 @@ def deployment_page(request: Request, name: str) -> Response:
         "workers": request.app.state.ui_workers,
         "cli": f"shipyard deployments show {name}",
     }
+    route = request.app.state.dataplane.routing.routes.get(name)
+    models = {m.key for m in route.models} if route is not None else set()
+    context["batches"] = stats.batch_sizes(models)
     # The latest rows are logged inputs and outputs: shown to whoever may read predictions
     # (the permission of the deployment's monitoring page and of /api/.../drift).
     context |= history_context(
