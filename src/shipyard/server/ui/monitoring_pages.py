@@ -33,7 +33,7 @@ router = APIRouter(include_in_schema=False)
 
 HISTORY_RUNS = 200
 ALERT_HISTORY = 100
-SAMPLE_ROWS = 50_000
+SAMPLE_ROWS = 10_000
 DEFAULT_WINDOW_S = 3600.0
 QUALITY = ("accuracy", "f1", "roc_auc", "mae", "rmse")
 OUTPUTS = {service.SCORE: "score", service.PREDICTION: "prediction"}
