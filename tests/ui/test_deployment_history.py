@@ -126,6 +126,8 @@ def test_the_summary_reads_only_new_segments_and_forgets_removed_ones(tmp_path) 
     assert latest is not None and latest.num_rows == 4
     assert set(latest["at_ms"].to_pylist()) == {now}  # the newest rows, shadow left out
     assert latest["row"].to_pylist() == [0, 1, 2, 3]
+    chosen = summaries.latest("d", 2, ("at_ms", "row", "arm", "in.a", "not.logged"))
+    assert chosen is not None and chosen.column_names == ["at_ms", "row", "arm", "in.a"]
     oldest = min(artifacts.list_paths("predictions/deployment=d"))
     (tmp_path / "a" / oldest).unlink()  # retention removed a segment
     third = summaries.refresh("d")

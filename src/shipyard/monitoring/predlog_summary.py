@@ -5,8 +5,9 @@ seconds). Segments are immutable files, so each one is read once, only its reque
 columns (``at_ms``, ``version``, ``arm``, ``latency_ms``, ``row``), and folded into
 per-(minute, version, shadow) counters: requests, rows, a latency histogram and a
 histogram of rows per request. A later call lists the segments again and reads only the
-new ones; a segment that disappeared (retention) is subtracted. The latest rows are
-found from each segment's newest timestamp, so they need one or two segment reads.
+new ones; when a segment disappeared (retention) the summary is rebuilt once. Memory is
+per minute of traffic, not per segment. The latest rows are found from each segment's
+newest timestamp, so they need one or two segment reads.
 
 Latency quantiles come from a log-spaced histogram (80 bins from 0.01 ms to 100 s,
 each about 22% wide), interpolated within the bin: within a few percent, not exact.
@@ -207,7 +208,13 @@ class PredlogSummaries:
         self._lock = threading.Lock()
 
     def _read(self, path: str, columns: list[str] | None) -> pa.Table:
-        return pq.read_table(io.BytesIO(self.artifacts.read_path(path)), columns=columns)
+        """The segment's ``columns`` that it has (an older segment may lack some)."""
+        source = io.BytesIO(self.artifacts.read_path(path))
+        if columns is not None:
+            present = set(pq.read_schema(source).names)
+            columns = [c for c in columns if c in present]
+            source.seek(0)
+        return pq.read_table(source, columns=columns)
 
     def _sync(self, deployment: str) -> tuple[dict[str, Segment], dict[Key, Counts]]:
         """Read the segments written since the last call, forget removed ones. Hold the lock."""
@@ -219,11 +226,11 @@ class PredlogSummaries:
         known = self._segments.setdefault(deployment, {})
         cells = self._cells.setdefault(deployment, {})
         present = set(paths)
-        for gone in [p for p in known if p not in present]:
-            for key, counts in known.pop(gone).cells.items():
-                cells[key].add(counts, -1)
-                if cells[key].requests == 0:
-                    del cells[key]
+        if any(p not in present for p in known):
+            # Retention removed segments: start over (rare), rather than keeping every
+            # segment's own counts in memory to subtract them.
+            known.clear()
+            cells.clear()
         for path in paths:
             if path in known:
                 continue
@@ -231,7 +238,9 @@ class PredlogSummaries:
                 segment = summarise_segment(path, self._read(path, REQUEST_COLUMNS))
             except FileNotFoundError:
                 continue  # removed between listing and reading
-            known[path] = segment
+            known[path] = Segment(
+                path, segment.rows, segment.primary_rows, segment.first_ms, segment.last_ms, {}
+            )  # its counts live on in the deployment's cells only
             for key, counts in segment.cells.items():
                 cell = cells.get(key)
                 if cell is None:
