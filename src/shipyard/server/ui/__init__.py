@@ -6,9 +6,13 @@ permission table as the control API (see docs/dashboard.md).
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
 
+from shipyard.errors import ShipyardError
 from shipyard.monitoring.predlog_summary import PredlogSummaries
+from shipyard.sdk.client import Client
 from shipyard.security.access_table import AccessTable
 from shipyard.server.ui import actions, monitoring_pages, pages, signin
 from shipyard.server.ui.rendering import build_environment
@@ -18,6 +22,8 @@ from shipyard.server.ui.static import static_files
 from shipyard.serving.history import ServingHistories
 
 __all__ = ["install"]
+
+logger = logging.getLogger(__name__)
 
 
 def install(
@@ -35,9 +41,19 @@ def install(
     api.state.ui_static = static_files()
     api.state.ui_stats = ServingStats(api.state.metrics.registry)
     api.state.ui_workers = workers
-    api.state.ui_predlog = PredlogSummaries(api.state.client.store.artifacts)
+    summaries = api.state.ui_predlog = PredlogSummaries(api.state.client.store.artifacts)
+    api.state.ui_warm = lambda: warm(api.state.client, summaries)
     api.state.ui_histories = ServingHistories(api.state.client.store)
     api.include_router(signin.router)
     api.include_router(pages.router)
     api.include_router(actions.router)
     api.include_router(monitoring_pages.router)
+
+
+def warm(client: Client, summaries: PredlogSummaries) -> None:
+    """Summarise every deployment's prediction log once (called off the event loop at start)."""
+    for deployment in client.list_deployments():
+        try:
+            summaries.refresh(deployment.name)
+        except (ShipyardError, OSError) as exc:  # a page view will try again
+            logger.warning("could not summarise the prediction log of %s: %s", deployment.name, exc)
