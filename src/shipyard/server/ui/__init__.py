@@ -7,6 +7,7 @@ permission table as the control API (see docs/dashboard.md).
 from __future__ import annotations
 
 import logging
+import time
 
 from fastapi import FastAPI
 
@@ -15,6 +16,7 @@ from shipyard.monitoring.predlog_summary import PredlogSummaries
 from shipyard.sdk.client import Client
 from shipyard.security.access_table import AccessTable
 from shipyard.server.ui import actions, monitoring_pages, pages, signin
+from shipyard.server.ui.deployment_history import COUNTER_WINDOW_S
 from shipyard.server.ui.rendering import build_environment
 from shipyard.server.ui.serving_stats import ServingStats
 from shipyard.server.ui.sessions import SessionCodec
@@ -42,18 +44,20 @@ def install(
     api.state.ui_stats = ServingStats(api.state.metrics.registry)
     api.state.ui_workers = workers
     summaries = api.state.ui_predlog = PredlogSummaries(api.state.client.store.artifacts)
-    api.state.ui_warm = lambda: warm(api.state.client, summaries)
-    api.state.ui_histories = ServingHistories(api.state.client.store)
+    histories = api.state.ui_histories = ServingHistories(api.state.client.store)
+    api.state.ui_warm = lambda: warm(api.state.client, summaries, histories)
     api.include_router(signin.router)
     api.include_router(pages.router)
     api.include_router(actions.router)
     api.include_router(monitoring_pages.router)
 
 
-def warm(client: Client, summaries: PredlogSummaries) -> None:
-    """Summarise every deployment's prediction log once (called off the event loop at start)."""
+def warm(client: Client, summaries: PredlogSummaries, histories: ServingHistories) -> None:
+    """Summarise every deployment's prediction log and serving counters once (called off
+    the event loop at start)."""
     for deployment in client.list_deployments():
         try:
             summaries.refresh(deployment.name)
+            histories.read(deployment.name, int(time.time()) - COUNTER_WINDOW_S)
         except (ShipyardError, OSError) as exc:  # a page view will try again
             logger.warning("could not summarise the prediction log of %s: %s", deployment.name, exc)
