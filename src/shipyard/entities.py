@@ -53,6 +53,14 @@ class DatasetInput:
 
 
 @dataclass(frozen=True)
+class RunKeys:
+    """The param and metric keys logged to a set of runs (the columns a run table can show)."""
+
+    params: list[str]
+    metrics: list[str]
+
+
+@dataclass(frozen=True)
 class NewRun:
     """A run just created: what ``start_run`` needs to log to it."""
 
@@ -271,3 +279,27 @@ class BatchJobRecord:
             "updated_at": self.updated_at,
             "finished_at": self.finished_at,
         }
+
+
+@dataclass(frozen=True)
+class StreamConsumerRecord:
+    """A stream consumer as it last reported itself (``stopped_at`` set when it ended)."""
+
+    stream: str
+    group: str
+    consumer: str
+    deployment: str
+    redis: str
+    scored: int
+    dead_lettered: int
+    lag: int | None
+    pending: int | None
+    started_at: int
+    seen_at: int
+    stopped_at: int | None
+
+    def state(self, now_ms: int, stale_after_ms: int) -> str:
+        """``running``, ``stopped``, or ``silent`` (no report for ``stale_after_ms``: died?)."""
+        if self.stopped_at is not None:
+            return "stopped"
+        return "silent" if now_ms - self.seen_at > stale_after_ms else "running"

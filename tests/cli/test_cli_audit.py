@@ -117,3 +117,20 @@ def test_head_of_an_empty_trail(tmp_path: Path) -> None:
     home = tmp_path / "empty"
     assert "the audit trail is empty" in run(home, "audit", "head")
     assert json.loads(run(home, "audit", "head", "--json")) is None
+
+
+def test_log_filters_by_target_time_range_and_offset(home: Path) -> None:
+    """The flags behind the dashboard's Audit filters (``/ui/audit``)."""
+    every = json.loads(run(home, "audit", "log", "--json"))
+    by_target = json.loads(run(home, "audit", "log", "--json", "--target", "webhook 2"))
+    assert by_target and all(
+        e["object_type"] == "webhook" and e["object_id"] == "2" for e in by_target
+    )
+    assert [e["id"] for e in json.loads(run(home, "audit", "log", "--json", "--offset", "1"))] == [
+        e["id"] for e in every[1:]
+    ]
+    assert json.loads(run(home, "audit", "log", "--json", "--until", "2000-01-01")) == []
+    assert len(json.loads(run(home, "audit", "log", "--json", "--since", "2000-01-01 00:00"))) == (
+        len(every)
+    )
+    fails(home, 2, "audit", "log", "--until", "2000-13-40")

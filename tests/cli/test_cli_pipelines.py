@@ -52,6 +52,10 @@ def test_register_run_inspect_approve(home: Path, tmp_path: Path) -> None:
     assert "gate passed" in out and "PASS auc >= 0.8" in out
     assert "approved by" in invoke(home, "pipelines", "approve", "1", "--comment", "ok")
     assert "1" in invoke(home, "pipelines", "runs", "retrain")
+    paged = runner.invoke(
+        app, ["--home", str(home), "pipelines", "runs", "--json", "--offset", "1"]
+    )
+    assert json.loads(paged.output) == []  # one run: nothing after it
 
 
 def fails(home: Path, code: int, *args: str) -> None:

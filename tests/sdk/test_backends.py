@@ -61,6 +61,30 @@ def test_search_and_compare_runs(sdk: Client, unique: str) -> None:
     assert comparison.metrics["auc"] == [0.01, 0.1, 1.0]
 
 
+def test_pages_of_runs_their_keys_and_the_versions_registered_from_a_run(
+    sdk: Client, unique: str, fitted_pipeline, breast_cancer
+) -> None:
+    experiment = f"pages-{unique}"
+    ids = []
+    for index in range(5):
+        with sdk.start_run(experiment, params={"C": index, f"only{index % 2}": "x"}) as run:
+            run.log_metrics({"auc": index / 10, "loss": 1.0})
+        ids.append(run.id)
+    order = "metrics.auc DESC"
+    pages = [sdk.search_runs(experiment, None, order, 2, offset) for offset in (0, 2, 4)]
+    assert [[r.id for r in page] for page in pages] == [ids[4:2:-1], ids[2:0:-1], ids[:1]]
+    with pytest.raises(InvalidInput, match="offset"):
+        sdk.search_runs(experiment, offset=-1)
+    keys = sdk.run_keys(experiment)
+    assert keys.params == ["C", "only0", "only1"] and keys.metrics == ["auc", "loss"]
+    assert {"C", "only0"} <= set(sdk.run_keys().params)
+    X, _ = breast_cancer
+    name = f"from-run-{unique}"
+    sdk.register_model(fitted_pipeline, name=name, sample_input=X[:5], run_id=ids[3])
+    assert [(v.name, v.version) for v in sdk.run_model_versions(ids[3])] == [(name, 1)]
+    assert sdk.run_model_versions(ids[0]) == []
+
+
 def test_a_failed_run_says_why(sdk: Client, unique: str) -> None:
     with pytest.raises(ZeroDivisionError), sdk.start_run(f"fail-{unique}") as run:
         run.log_metric("loss", 1.0)
@@ -182,6 +206,35 @@ def test_errors_are_the_same_on_both_back_ends(sdk: Client, unique: str) -> None
         sdk.search_runs(max_results=0)
     with pytest.raises(InvalidInput):
         sdk.search_runs(filter="metrics.auc >>> 1")
+
+
+def test_paged_reads_answer_the_same_on_both_back_ends(
+    sdk: Client, unique: str, breast_cancer, fitted_pipeline
+) -> None:
+    """The reads the dashboard pages with: LIMIT/OFFSET, newest first, light metrics."""
+    X, _ = breast_cancer
+    name = f"paged-{unique}"
+    with sdk.start_run(f"paged-{unique}") as run:
+        run.log_metric("auc", 0.9)
+        first = run.register_model(fitted_pipeline, name=name, sample_input=X.head(20))
+    for _ in range(3):
+        sdk.register_package(first.sha256, name=name)
+    for version in (1, 2, 3):
+        sdk.set_alias(name, "champion", version)
+    page = sdk.list_model_versions(name, limit=2, offset=1, newest_first=True)
+    assert [v.version for v in page] == [3, 2] and page[0].aliases == ("champion",)
+    assert sdk.version_metrics(name) == [(1, {"auc": 0.9}), (2, {}), (3, {}), (4, {})]
+    assert [c.version for c in sdk.alias_history(name, limit=2)] == [2, 3]
+    assert name in [m.name for m in sdk.list_models(limit=1000)]
+    dataset = f"paged-{unique}"
+    for i in range(3):
+        sdk.add_dataset(dataset, pd.DataFrame({"x": [i, i + 1]}))
+    assert [r.version for r in sdk.list_datasets(dataset, limit=2, newest_first=True)] == [3, 2]
+    newest = {r.name: (r.version, n) for r, n in sdk.latest_datasets(limit=1000)}
+    assert newest[dataset] == (3, 3)
+    assert sdk.dataset_profile(dataset, 2)["columns"]["x"]["kind"] == "numeric"
+    with pytest.raises(InvalidInput):
+        sdk.list_models(limit=0)
 
 
 def test_every_operation_has_a_wire_schema() -> None:

@@ -298,3 +298,18 @@ async def test_a_commit_writes_only_what_this_consumer_still_owns(
     assert [f["id"] for _, f in decoded(await r.xrange(keys.out))] == [first]
     assert [f["id"] for _, f in decoded(await r.xrange(keys.dead))] == [second]
     assert (await r.xpending(keys.stream, "g"))["pending"] == 0
+
+
+async def test_a_consumer_reports_its_presence_until_it_stops(
+    workspace: Client, keys: Keys, redis_url: str, r: aioredis.Redis
+) -> None:
+    for x in (1, 2, 3):
+        await r.xadd(keys.stream, {"x": str(x)})
+    consumer = consumer_for(workspace, keys, redis_url, deployment="explodes", consumer="seen")
+    await asyncio.wait_for(consumer.serve(messages=3), 30)
+
+    [record] = [c for c in workspace.stream_consumers() if c.stream == keys.stream]
+    assert (record.group, record.consumer, record.deployment) == ("g", "seen", "explodes")
+    assert (record.scored, record.dead_lettered) == (3, 0)
+    assert record.stopped_at is not None and record.state(record.seen_at, 1000) == "stopped"
+    assert "@" not in record.redis or ":***@" in record.redis, "no password in the row"

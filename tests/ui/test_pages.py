@@ -75,3 +75,27 @@ def test_the_dashboard_is_not_in_the_api_schema(http: TestClient, workspace: Cli
     admin = {"authorization": f"Bearer {token_of(workspace, 'admin', http)}"}
     paths = http.get("/openapi.json", headers=admin).json()["paths"]
     assert not [p for p in paths if p == "/" or p.startswith("/ui")]
+
+
+def test_favicon_is_served_to_anyone(http) -> None:
+    moved = http.get("/favicon.ico")
+    assert moved.status_code == 308 and moved.headers["location"] == "/ui/static/favicon.svg"
+    icon = http.get("/ui/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_overview_lists_stream_consumers_with_their_state(http, workspace) -> None:
+    from shipyard.store.stream_store import ConsumerReport
+
+    report = ConsumerReport("scores", "g", "c-7", "cancer", "redis://h:6379/0", 41, 2, 5, 1)
+    workspace.store.stream_consumers.report(report, started=True)
+    cookie = sign_in(http, token_of(workspace, "viewer", http))
+    page = http.get("/ui", headers=cookie)
+    assert page.status_code == 200
+    assert "Stream consumers" in page.text
+    row = page.text.split("c-7", 1)[1].split("</tr>", 1)[0]
+    assert "scores / g" in row and ">running<" in row and "<td>41</td>" in row
+    workspace.store.stream_consumers.report(report, stopped=True)
+    assert (
+        ">stopped<" in http.get("/ui", headers=cookie).text.split("c-7", 1)[1].split("</tr>", 1)[0]
+    )

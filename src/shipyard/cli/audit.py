@@ -33,9 +33,25 @@ def log(
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many rows.")] = 100,
     as_json: JsonFlag = False,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Only rows older than this, e.g. 1h (ago).")
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="Only rows about this object: TYPE or 'TYPE NAME'."),
+    ] = None,
+    offset: Annotated[int, typer.Option("--offset", help="Skip this many newest rows.")] = 0,
 ) -> None:
     """Audit rows, newest first."""
-    entries = state.client.audit_log(since=since, actor=actor, action=action, limit=limit)
+    entries = state.client.audit_log(
+        since=since,
+        actor=actor,
+        action=action,
+        limit=limit,
+        until=until,
+        target=target,
+        offset=offset,
+    )
     if as_json:
         print_json([entry.to_dict() for entry in entries])
         return

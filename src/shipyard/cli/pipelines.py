@@ -140,9 +140,10 @@ def runs(
     status: Annotated[str | None, typer.Option(help="Only runs in this status.")] = None,
     limit: Annotated[int, typer.Option(min=1)] = 20,
     as_json: JsonFlag = False,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many newest runs.")] = 0,
 ) -> None:
     """Recent runs: trigger, status, outcome."""
-    records = state.client.pipeline_runs(name, status=status, limit=limit)
+    records = state.client.pipeline_runs(name, status=status, limit=limit, offset=offset)
     if as_json:
         print_json([r.to_dict() for r in records])
         return

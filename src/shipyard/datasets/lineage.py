@@ -20,6 +20,9 @@ from shipyard.registry.service import DERIVED_FROM_TAG
 from shipyard.registry.uri import parse_model_uri
 from shipyard.store import Store
 
+#: The runs a dataset version's lineage follows at most (the newest that read it).
+MAX_RUNS = 50_000
+
 
 @dataclass
 class Node:
@@ -69,12 +72,13 @@ def _deployments_serving(store: Store, version: ModelVersion) -> list[Node]:
 
 
 def _windows(store: Store, deployment: str) -> list[Node]:
-    hours = sorted(
-        {
-            "/".join(p.split("/")[2:4])
-            for p in store.artifacts.list_paths(f"{PREFIX}/deployment={deployment}")
-        }
-    )
+    # the partition folders, not every segment: a busy log holds thousands of files an hour
+    base = f"{PREFIX}/deployment={deployment}"
+    hours = [
+        f"{date}/{hour}"
+        for date in store.artifacts.list_folders(base)
+        for hour in store.artifacts.list_folders(f"{base}/{date}")
+    ]
     if not hours:
         return []
     return [
@@ -92,9 +96,9 @@ def _derivations(store: Store, version: ModelVersion) -> list[Node]:
         node = model_lineage(store, source, derivations=False)
         node.detail = f"derived from (source of this version): {node.detail}"
         nodes.append(node)
-    for other in store.registry.list_versions(version.name):
-        if other.tags.get(DERIVED_FROM_TAG) == version.uri:
-            nodes.append(Node("model", other.uri, f"derived from this version: {other.flavor}"))
+    for number in store.registry.versions_tagged(version.name, DERIVED_FROM_TAG, version.uri):
+        other = store.registry.get_version(version.name, version=number)
+        nodes.append(Node("model", other.uri, f"derived from this version: {other.flavor}"))
     return nodes
 
 
@@ -128,19 +132,18 @@ def dataset_lineage(store: Store, uri: str) -> Node:
     ref = parse_dataset_uri(uri)
     record = store.datasets.get(ref.name, ref.version)
     root = Node("dataset", record.uri, f"{record.rows:,} rows, sha256 {record.sha256[:12]}")
-    runs = [
-        run
-        for run in store.tracking.search_runs(None, None, [], 50_000)
-        if any(i.dataset == record.name and i.version == str(record.version) for i in run.inputs)
-    ]
-    for run in runs:
+    run_ids = store.tracking.runs_reading(record.name, str(record.version), limit=MAX_RUNS)
+    built: dict[str, list[tuple[str, int]]] = {}
+    for run_id, name, number in store.registry.versions_from_runs(run_ids):
+        built.setdefault(run_id, []).append((name, number))
+    for run_id in run_ids:
+        run = store.tracking.get_run(run_id)
         run_node = Node("run", run.id, f"{run.name} in {run.experiment} ({run.status})")
-        for model in store.registry.list_models():
-            for version in store.registry.list_versions(model.name):
-                if version.run_id == run.id:
-                    model_node = Node("model", version.uri, f"aliases {list(version.aliases)}")
-                    model_node.children += _deployments_serving(store, version)
-                    run_node.children.append(model_node)
+        for name, number in built.get(run_id, []):
+            version = store.registry.get_version(name, version=number)
+            model_node = Node("model", version.uri, f"aliases {list(version.aliases)}")
+            model_node.children += _deployments_serving(store, version)
+            run_node.children.append(model_node)
         root.children.append(run_node)
     return root
 

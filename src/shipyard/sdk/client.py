@@ -12,6 +12,7 @@ so they work on both.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import typing
@@ -40,6 +41,7 @@ from shipyard.entities import (
     RegisteredModel,
     Run,
     RunArtifact,
+    RunKeys,
     RunStatus,
 )
 from shipyard.errors import InvalidInput, NotFound
@@ -132,6 +134,19 @@ def _lineage() -> Any:
 
 
 MAX_SEARCH_RESULTS = 50_000
+MAX_SEARCH_OFFSET = 1_000_000_000
+
+
+def _limit(limit: int | None) -> int | None:
+    if limit is not None and limit < 1:
+        raise InvalidInput(f"limit must be at least 1, got {limit}")
+    return limit
+
+
+def _offset(offset: int) -> int:
+    if offset < 0:
+        raise InvalidInput(f"offset must be at least 0, got {offset}")
+    return offset
 
 
 @dataclass(frozen=True)
@@ -318,16 +333,26 @@ class Client(
         filter: str | None = None,
         order_by: str | list[str] | None = None,
         max_results: int = 100,
+        offset: int = 0,
     ) -> list[Run]:
-        """Runs matching ``filter`` (e.g. ``metrics.auc > 0.9 and params.C = '1.0'``)."""
+        """Runs matching ``filter`` (e.g. ``metrics.auc > 0.9 and params.C = '1.0'``);
+        ``offset`` skips that many of them first (a page of a longer list)."""
         if not 1 <= max_results <= MAX_SEARCH_RESULTS:
             raise InvalidInput(
                 f"max_results must be between 1 and {MAX_SEARCH_RESULTS}, got {max_results}"
             )
+        if not 0 <= offset <= MAX_SEARCH_OFFSET:
+            raise InvalidInput(f"offset must be between 0 and {MAX_SEARCH_OFFSET}, got {offset}")
         experiments = [experiment] if isinstance(experiment, str) else experiment
         return self.store.tracking.search_runs(
-            experiments, parse_filter(filter), parse_order_by(order_by), max_results
+            experiments, parse_filter(filter), parse_order_by(order_by), max_results, offset=offset
         )
+
+    @operation(P.READ)
+    def run_keys(self, experiment: str | list[str] | None = None) -> RunKeys:
+        """The param and metric keys logged to the runs (of ``experiment``), sorted."""
+        experiments = [experiment] if isinstance(experiment, str) else experiment
+        return self.store.tracking.run_keys(experiments)
 
     @operation(P.WRITE_RUNS)
     def log_batch(
@@ -495,8 +520,9 @@ class Client(
         return self.store.registry.get_model(name)
 
     @operation(P.READ)
-    def list_models(self) -> list[RegisteredModel]:
-        return self.store.registry.list_models()
+    def list_models(self, *, limit: int | None = None, offset: int = 0) -> list[RegisteredModel]:
+        """Models by name (``limit``/``offset``: one page of them)."""
+        return self.store.registry.list_models(limit=_limit(limit), offset=_offset(offset))
 
     @operation(P.READ, model="name")
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
@@ -514,8 +540,25 @@ class Client(
         return self.store.registry.get_version(name, alias=alias)
 
     @operation(P.READ, model="name")
-    def list_model_versions(self, name: str) -> list[ModelVersion]:
-        return self.store.registry.list_versions(name)
+    def list_model_versions(
+        self, name: str, *, limit: int | None = None, offset: int = 0, newest_first: bool = False
+    ) -> list[ModelVersion]:
+        """The model's versions, oldest first (``newest_first``, ``limit``/``offset``: one
+        page of them, newest first)."""
+        return self.store.registry.list_versions(
+            name, limit=_limit(limit), offset=_offset(offset), newest_first=newest_first
+        )
+
+    @operation(P.READ, model="name")
+    def version_metrics(self, name: str) -> list[tuple[int, dict[str, float]]]:
+        """Each version's number and registered metrics, oldest first (for comparing
+        versions without loading their signatures and cards)."""
+        return self.store.registry.version_metrics(name)
+
+    @operation(P.READ)
+    def run_model_versions(self, run_id: str) -> list[ModelVersion]:
+        """The model versions registered from the run ``run_id``."""
+        return self.store.registry.versions_of_run(run_id)
 
     @operation(P.READ)
     def resolve_model_uri(self, uri: str) -> ModelVersion:
@@ -532,8 +575,11 @@ class Client(
         return self.store.registry.delete_alias(name, alias, actor=self.actor)
 
     @operation(P.READ, model="name")
-    def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
-        return self.store.registry.alias_history(name, alias)
+    def alias_history(
+        self, name: str, alias: str | None = None, *, limit: int | None = None
+    ) -> list[AliasChange]:
+        """Alias changes, oldest first (``limit``: only the newest ones)."""
+        return self.store.registry.alias_history(name, alias, limit=_limit(limit))
 
     @operation(P.REGISTER, model="name")
     def set_model_tag(self, name: str, key: str, value: str) -> None:
@@ -766,8 +812,32 @@ class Client(
         return self.store.datasets.get(name, version)
 
     @operation(P.READ)
-    def list_datasets(self, name: str | None = None) -> list[DatasetRecord]:
-        return self.store.datasets.versions(name)
+    def list_datasets(
+        self,
+        name: str | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> list[DatasetRecord]:
+        """Dataset versions by name and number (``limit``/``offset``: one page of them)."""
+        return self.store.datasets.versions(
+            name, limit=_limit(limit), offset=_offset(offset), newest_first=newest_first
+        )
+
+    @operation(P.READ)
+    def latest_datasets(
+        self, *, limit: int | None = None, offset: int = 0
+    ) -> list[tuple[DatasetRecord, int]]:
+        """Each dataset's newest version with its number of versions, by name."""
+        return self.store.datasets.latest(limit=_limit(limit), offset=_offset(offset))
+
+    @operation(P.READ)
+    def dataset_profile(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """The version's stored profile: per column, its distribution (quantiles, mean and
+        spread for numbers; level counts for categories), the reference drift compares to."""
+        record = self.store.datasets.get(name, version)
+        return dict(json.loads(self.store.artifacts.get_bytes(record.profile_sha256)))
 
     def load_dataset(self, uri: str, *, columns: list[str] | None = None) -> Any:
         """``datasets:/NAME/VERSION`` (or ``@latest``) as a DataFrame, hash-verified.

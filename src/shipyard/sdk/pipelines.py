@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from typing import TYPE_CHECKING, Any
 
+from shipyard.errors import InvalidInput
 from shipyard.sdk.operations import local_only, operation
 from shipyard.security.permissions import Permission as P
 from shipyard.store.pipeline_records import PipelineRecord, PipelineRunRecord, TriggerRecord
@@ -71,9 +72,19 @@ class PipelineMethods:
 
     @operation(P.READ)
     def pipeline_runs(
-        self, name: str | None = None, *, status: str | None = None, limit: int = 50
+        self,
+        name: str | None = None,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
     ) -> list[PipelineRunRecord]:
-        return self.store.pipelines.runs(name, status=(status,) if status else None, limit=limit)
+        """Runs newest first; ``offset`` skips that many (a page of ``limit``)."""
+        if offset < 0:
+            raise InvalidInput(f"offset must not be negative, got {offset}")
+        return self.store.pipelines.runs(
+            name, status=(status,) if status else None, limit=limit, offset=offset
+        )
 
     @operation(P.READ)
     def get_pipeline_run(self, run_id: int) -> PipelineRunRecord:

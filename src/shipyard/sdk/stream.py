@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.config import ServerSettings
-from shipyard.sdk.operations import local_only
+from shipyard.entities import StreamConsumerRecord
+from shipyard.sdk.operations import local_only, operation
+from shipyard.security.permissions import Permission as P
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -93,6 +95,14 @@ class StreamMethods:
             metrics_host=metrics_host,
         )
         return consumer_
+
+    @operation(P.READ)
+    def stream_consumers(
+        self, *, within_s: float = 24 * 3600.0, limit: int = 100
+    ) -> list[StreamConsumerRecord]:
+        """Stream consumers that reported within ``within_s`` (running, stopped or silent),
+        with what each scored, its group's lag and pending count, most recent first."""
+        return self.store.stream_consumers.recent(within_s=within_s, limit=limit)
 
     def stream_status(
         self,

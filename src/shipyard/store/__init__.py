@@ -23,6 +23,7 @@ from shipyard.store.pipeline_store import PipelineStore
 from shipyard.store.registry_store import NewVersion, RegistryStore
 from shipyard.store.rollout_store import RolloutStore
 from shipyard.store.stats_store import StatsStore
+from shipyard.store.stream_store import StreamConsumerStore
 from shipyard.store.tracking_store import TrackingStore
 from shipyard.store.webhook_store import EventFeed, WebhookStore
 
@@ -63,6 +64,7 @@ class Store:
     batch: BatchStore
     experiments: ExperimentStore
     logged_models: LoggedModelStore
+    stream_consumers: StreamConsumerStore
     baked: ArtifactStore | None = None  # model trees baked into an image (read-only)
 
     def close(self) -> None:
@@ -96,6 +98,7 @@ def open_store(settings: StoreSettings) -> Store:
         BatchStore(db),
         ExperimentStore(db),
         LoggedModelStore(db),
+        StreamConsumerStore(db),
         _baked_store(settings),
     )
 

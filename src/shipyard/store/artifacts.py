@@ -332,6 +332,19 @@ class ArtifactStore:
         start = len(self.root) + 1
         return sorted(path[start:] if path.startswith(self.root) else path for path in found)
 
+    def list_folders(self, prefix: str) -> list[str]:
+        """The names of the folders directly below ``prefix`` (sorted): one listing of one
+        level, whatever the number of files further down (on an object store, its common
+        prefixes)."""
+        base = self._named(prefix.rstrip("/"))
+        if not self.fs.exists(base):
+            return []
+        return sorted(
+            entry["name"].rstrip("/").rsplit("/", 1)[-1]
+            for entry in self.fs.ls(base, detail=True)
+            if entry["type"] == "directory"
+        )
+
     def read_path(self, relpath: str) -> bytes:
         """A named file's bytes, decrypted and authenticated when it was written sealed."""
         path = self._named(relpath)

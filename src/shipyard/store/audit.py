@@ -99,14 +99,27 @@ def list_events(
     session: Session,
     *,
     limit: int = 100,
+    offset: int = 0,
     since_ms: int | None = None,
+    until_ms: int | None = None,
     actor: str | None = None,
     action_prefix: str | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
 ) -> list[AuditEntry]:
-    """The newest matching rows first."""
+    """The newest matching rows first, ``offset`` rows skipped (a page); ``since_ms``
+    inclusive, ``until_ms`` exclusive."""
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if offset:
+        query = query.offset(offset)
     if since_ms is not None:
         query = query.where(AuditEvent.at >= since_ms)
+    if until_ms is not None:
+        query = query.where(AuditEvent.at < until_ms)
+    if object_type is not None:
+        query = query.where(AuditEvent.object_type == object_type)
+    if object_id is not None:
+        query = query.where(AuditEvent.object_id == object_id)
     if actor is not None:
         query = query.where(AuditEvent.actor == actor)
     if action_prefix:

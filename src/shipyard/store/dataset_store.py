@@ -155,12 +155,57 @@ class DatasetStore:
             count = session.scalar(select(func.count()).where(DatasetVersion.name == name))
             return bool(count)
 
-    def versions(self, name: str | None = None) -> list[DatasetRecord]:
+    def versions(
+        self,
+        name: str | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> list[DatasetRecord]:
+        """Versions by name and number (``newest_first``: numbers descending); ``limit`` and
+        ``offset`` page in the query."""
         with self.db.read() as session:
-            query = select(DatasetVersion).order_by(DatasetVersion.name, DatasetVersion.version)
+            number = DatasetVersion.version.desc() if newest_first else DatasetVersion.version
+            query = select(DatasetVersion).order_by(DatasetVersion.name, number)
             if name is not None:
                 query = query.where(DatasetVersion.name == name)
+            if limit is not None:
+                query = query.limit(limit)
+            if offset:
+                query = query.offset(offset)
             return [_record(r) for r in session.scalars(query)]
+
+    def latest(
+        self, *, limit: int | None = None, offset: int = 0
+    ) -> list[tuple[DatasetRecord, int]]:
+        """Each dataset's newest version and how many versions it has, by name; ``limit``
+        and ``offset`` page over datasets in the query."""
+        with self.db.read() as session:
+            newest = (
+                select(
+                    DatasetVersion.name,
+                    func.max(DatasetVersion.version).label("version"),
+                    func.count().label("versions"),
+                )
+                .group_by(DatasetVersion.name)
+                .order_by(DatasetVersion.name)
+            )
+            if limit is not None:
+                newest = newest.limit(limit)
+            if offset:
+                newest = newest.offset(offset)
+            page = newest.subquery()
+            query = (
+                select(DatasetVersion, page.c.versions)
+                .join(
+                    page,
+                    (DatasetVersion.name == page.c.name)
+                    & (DatasetVersion.version == page.c.version),
+                )
+                .order_by(DatasetVersion.name)
+            )
+            return [(_record(row), int(count)) for row, count in session.execute(query)]
 
     def set_expectations(self, name: str, spec: dict[str, Any], *, actor: str) -> None:
         with self.db.write() as session:

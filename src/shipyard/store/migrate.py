@@ -20,7 +20,7 @@ from shipyard.store.database import Database, describe_operational_error
 
 logger = logging.getLogger(__name__)
 
-HEAD_REVISION = "0012_mlflow"
+HEAD_REVISION = "0013_stream_consumers"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _PG_MIGRATION_LOCK = 0x5_41_50_59  # arbitrary, fixed advisory-lock key
 

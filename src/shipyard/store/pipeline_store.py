@@ -480,10 +480,18 @@ class PipelineStore:
             return run_of_row(row, steps)
 
     def runs(
-        self, pipeline: str | None = None, *, status: tuple[str, ...] | None = None, limit: int = 50
+        self,
+        pipeline: str | None = None,
+        *,
+        status: tuple[str, ...] | None = None,
+        limit: int = 50,
+        offset: int = 0,
     ) -> list[PipelineRunRecord]:
+        """Runs newest first (without their steps), ``offset`` rows skipped: a page."""
         with self.db.read() as session:
             query = select(PipelineRun).order_by(PipelineRun.id.desc()).limit(limit)
+            if offset:
+                query = query.offset(offset)
             if pipeline is not None:
                 query = query.where(PipelineRun.pipeline == pipeline)
             if status is not None:

@@ -319,17 +319,87 @@ class RegistryStore:
             row = self._version_row(session, model, version)
             return self._hydrate(session, name, model.id, [row])[0]
 
-    def list_versions(self, name: str) -> list[entities.ModelVersion]:
+    def list_versions(
+        self, name: str, *, limit: int | None = None, offset: int = 0, newest_first: bool = False
+    ) -> list[entities.ModelVersion]:
+        """The versions in number order (``newest_first``: descending); ``limit`` and
+        ``offset`` page in the query, so a page of 20 reads 20 rows however many exist."""
         with self.db.read() as session:
             model = self._model(session, name)
-            rows = list(
+            order = ModelVersion.version.desc() if newest_first else ModelVersion.version
+            query = select(ModelVersion).where(ModelVersion.model_id == model.id).order_by(order)
+            if limit is not None:
+                query = query.limit(limit)
+            if offset:
+                query = query.offset(offset)
+            rows = list(session.scalars(query))
+            return self._hydrate(session, name, model.id, rows)
+
+    def versions_tagged(self, name: str, key: str, value: str) -> list[int]:
+        """The numbers of the model's versions whose tag ``key`` is ``value`` (one indexed
+        query, not every version hydrated)."""
+        with self.db.read() as session:
+            model = self._model(session, name)
+            return list(
                 session.scalars(
-                    select(ModelVersion)
-                    .where(ModelVersion.model_id == model.id)
+                    select(ModelVersion.version)
+                    .join(VersionTag, VersionTag.version_id == ModelVersion.id)
+                    .where(
+                        ModelVersion.model_id == model.id,
+                        VersionTag.key == key,
+                        VersionTag.value == value,
+                    )
                     .order_by(ModelVersion.version)
                 )
             )
-            return self._hydrate(session, name, model.id, rows)
+
+    def versions_from_runs(self, run_ids: list[str]) -> list[tuple[str, str, int]]:
+        """(run id, model name, version number) of the versions registered from these runs."""
+        if not run_ids:
+            return []
+        with self.db.read() as session:
+            return [
+                (run_id, name, version)
+                for run_id, name, version in session.execute(
+                    select(ModelVersion.run_id, Model.name, ModelVersion.version)
+                    .join(Model, Model.id == ModelVersion.model_id)
+                    .where(ModelVersion.run_id.in_(run_ids))
+                    .order_by(Model.name, ModelVersion.version)
+                )
+                if run_id is not None
+            ]
+
+    def version_metrics(self, name: str) -> list[tuple[int, dict[str, float]]]:
+        """Every version's number and registered metrics, oldest first (two columns only:
+        no signature, card or tags, for a chart across versions)."""
+        with self.db.read() as session:
+            model = self._model(session, name)
+            return [
+                (version, dict(metrics or {}))
+                for version, metrics in session.execute(
+                    select(ModelVersion.version, ModelVersion.metrics)
+                    .where(ModelVersion.model_id == model.id)
+                    .order_by(ModelVersion.version)
+                )
+            ]
+
+    def versions_of_run(self, run_id: str) -> list[entities.ModelVersion]:
+        """Every version registered from the run ``run_id``, by model name then version."""
+        with self.db.read() as session:
+            rows = session.execute(
+                select(ModelVersion, Model.name)
+                .join(Model, Model.id == ModelVersion.model_id)
+                .where(ModelVersion.run_id == run_id)
+                .order_by(Model.name, ModelVersion.version)
+            ).all()
+            by_model: dict[tuple[int, str], list[ModelVersion]] = defaultdict(list)
+            for row, name in rows:
+                by_model[(row.model_id, name)].append(row)
+            return [
+                version
+                for (model_id, name), versions in by_model.items()
+                for version in self._hydrate(session, name, model_id, versions)
+            ]
 
     def _hydrate(
         self, session: Session, name: str, model_id: int, rows: list[ModelVersion]
@@ -356,12 +426,17 @@ class RegistryStore:
         with self.db.read() as session:
             return self._model_entity(session, self._model(session, name))
 
-    def list_models(self) -> list[entities.RegisteredModel]:
+    def list_models(
+        self, *, limit: int | None = None, offset: int = 0
+    ) -> list[entities.RegisteredModel]:
+        """Models by name; ``limit`` and ``offset`` page in the query."""
         with self.db.read() as session:
-            return [
-                self._model_entity(session, m)
-                for m in session.scalars(select(Model).order_by(Model.name))
-            ]
+            query = select(Model).order_by(Model.name)
+            if limit is not None:
+                query = query.limit(limit)
+            if offset:
+                query = query.offset(offset)
+            return [self._model_entity(session, m) for m in session.scalars(query)]
 
     def _model_entity(self, session: Session, model: Model) -> entities.RegisteredModel:
         aliases = dict(
@@ -386,15 +461,23 @@ class RegistryStore:
             tags=tags,
         )
 
-    def alias_history(self, name: str, alias: str | None = None) -> list[entities.AliasChange]:
+    def alias_history(
+        self, name: str, alias: str | None = None, *, limit: int | None = None
+    ) -> list[entities.AliasChange]:
+        """Alias changes, oldest first; ``limit``: only the newest ``limit`` of them."""
         with self.db.read() as session:
             model = self._model(session, name)
             query = select(AliasEvent).where(AliasEvent.model_id == model.id)
             if alias is not None:
                 query = query.where(AliasEvent.alias == alias)
+            if limit is not None:
+                query = query.order_by(AliasEvent.id.desc()).limit(limit)
+                events = list(session.scalars(query))[::-1]
+            else:
+                events = list(session.scalars(query.order_by(AliasEvent.id)))
             return [
                 entities.AliasChange(e.alias, e.version, e.previous_version, e.actor, e.at)
-                for e in session.scalars(query.order_by(AliasEvent.id))
+                for e in events
             ]
 
 

@@ -624,3 +624,26 @@ class AbWeights(Base):
     at: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     weights: Mapped[dict[str, Any]] = mapped_column(JSON)
     rewards: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class StreamConsumerPresence(Base):
+    """A stream consumer's last report: who it is, what it serves, how far it got.
+
+    Consumers run as their own processes (``shipyard stream consume``); this row is how
+    the dashboard and the API know they exist. Refreshed with the consumer's gauges; a row
+    not refreshed for a while is a consumer that stopped or died."""
+
+    __tablename__ = "stream_consumers"
+
+    stream: Mapped[str] = mapped_column(String(256), primary_key=True)
+    group: Mapped[str] = mapped_column(String(128), primary_key=True)
+    consumer: Mapped[str] = mapped_column(String(128), primary_key=True)
+    deployment: Mapped[str] = mapped_column(String(256), index=True)
+    redis: Mapped[str] = mapped_column(String(512))  # without its password
+    scored: Mapped[int] = mapped_column(BigInteger)
+    dead_lettered: Mapped[int] = mapped_column(BigInteger)
+    lag: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    pending: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    started_at: Mapped[int] = mapped_column(BigInteger)
+    seen_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    stopped_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -509,6 +509,20 @@ class TrackingStore:
                 raise RunNotFound(run_id)
             return self._hydrate(session, [(row[0], row[1])])[0]
 
+    def runs_reading(self, dataset: str, version: str, *, limit: int | None = None) -> list[str]:
+        """The ids of the runs that recorded ``dataset`` version ``version`` as an input,
+        newest first (one query on the inputs, not a scan of every run)."""
+        with self.db.read() as session:
+            query = (
+                select(RunInput.run_id)
+                .join(Run, Run.id == RunInput.run_id)
+                .where(RunInput.dataset == dataset, RunInput.version == version)
+                .order_by(Run.start_time.desc(), Run.id)
+            )
+            if limit is not None:
+                query = query.limit(limit)
+            return list(session.scalars(query))
+
     def metric_history(self, run_id: str, key: str) -> list[entities.MetricPoint]:
         with self.db.read() as session:
             self._require_run(session, run_id)
@@ -518,6 +532,21 @@ class TrackingStore:
                 .order_by(Metric.step, Metric.timestamp, Metric.id)
             )
             return [entities.MetricPoint(*row) for row in rows]
+
+    def run_keys(self, experiments: Sequence[str] | None = None) -> entities.RunKeys:
+        """The param and metric keys logged to any run (of ``experiments``), sorted: the
+        columns a run table can show. Two index scans, whatever the number of points."""
+        with self.db.read() as session:
+            runs: Any = None
+            if experiments is not None:
+                runs = select(Run.id).join(Experiment).where(Experiment.name.in_(list(experiments)))
+            keys = []
+            for table in (Param, LatestMetric):
+                query = select(table.key).distinct().order_by(table.key)
+                if runs is not None:
+                    query = query.where(table.run_id.in_(runs))
+                keys.append(list(session.scalars(query)))
+            return entities.RunKeys(params=keys[0], metrics=keys[1])
 
     def search_runs(
         self,

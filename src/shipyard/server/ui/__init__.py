@@ -15,7 +15,18 @@ from shipyard.errors import ShipyardError
 from shipyard.monitoring.predlog_summary import PredlogSummaries
 from shipyard.sdk.client import Client
 from shipyard.security.access_table import AccessTable
-from shipyard.server.ui import actions, monitoring_pages, pages, signin
+from shipyard.server.ui import (
+    actions,
+    audit_page,
+    datasets_pages,
+    models_pages,
+    monitoring_pages,
+    pages,
+    pipeline_pages,
+    runs_pages,
+    signin,
+)
+from shipyard.server.ui.chain_status import ChainVerifier
 from shipyard.server.ui.deployment_history import COUNTER_WINDOW_S
 from shipyard.server.ui.rendering import build_environment
 from shipyard.server.ui.serving_stats import ServingStats
@@ -46,9 +57,15 @@ def install(
     summaries = api.state.ui_predlog = PredlogSummaries(api.state.client.store.artifacts)
     histories = api.state.ui_histories = ServingHistories(api.state.client.store)
     api.state.ui_warm = lambda: warm(api.state.client, summaries, histories)
+    api.state.ui_audit_verifier = ChainVerifier()
     api.include_router(signin.router)
     api.include_router(pages.router)
     api.include_router(actions.router)
+    api.include_router(pipeline_pages.router)
+    api.include_router(audit_page.router)
+    api.include_router(runs_pages.router)
+    api.include_router(models_pages.router)
+    api.include_router(datasets_pages.router)
     api.include_router(monitoring_pages.router)
 
 

@@ -4,6 +4,7 @@ only decides which buttons to show, with ``Viewer.can``."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -44,6 +45,12 @@ def root() -> Response:
     return RedirectResponse("/ui", status_code=303)
 
 
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for it on every page that names none (the API's JSON answers too)."""
+    return RedirectResponse("/ui/static/favicon.svg", status_code=308)
+
+
 @router.get("/ui/static/{path:path}")
 def static(request: Request, path: str) -> Response:
     try:
@@ -75,6 +82,7 @@ def overview(request: Request) -> Response:
         "rollouts": rollouts,
         "pipeline_runs": client.pipeline_runs(limit=20),
         "batch_jobs": client.batch_jobs(limit=20),
+        "consumers": _consumers(client),
         "cli": "shipyard deployments list",
     }
     return render(request, viewer, "overview.html", context)
@@ -113,6 +121,19 @@ def deployment_page(request: Request, name: str) -> Response:
         predictions_visible=viewer.can("GET", "/ui/monitoring/{deployment}", deployment=name),
     )
     return render(request, viewer, "deployment.html", context)
+
+
+#: A consumer reports with its gauges (every 5 s by default); three missed reports: silent.
+CONSUMER_SILENT_MS = 30_000
+
+
+def _consumers(client: Client) -> list[dict[str, Any]]:
+    """Stream consumers seen in the last day, each with its state in words."""
+    now = int(time.time() * 1000)
+    return [
+        {"record": c, "state": c.state(now, CONSUMER_SILENT_MS)}
+        for c in client.stream_consumers(limit=50)
+    ]
 
 
 def _health(request: Request, name: str) -> str:

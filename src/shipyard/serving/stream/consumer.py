@@ -44,6 +44,7 @@ from shipyard.serving.stream.errors import StreamUnavailable
 from shipyard.serving.stream.metrics import StreamMetrics
 from shipyard.serving.traffic import Route
 from shipyard.store import Store
+from shipyard.store.stream_store import ConsumerReport
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class StreamConsumer:
         metrics_host: str = "127.0.0.1",
     ) -> None:
         self.deployment = deployment
+        self.store = store
         self.metrics_address = (metrics_host, metrics_port) if metrics_port is not None else None
         self.config = config
         self.core = ServingCore.build(
@@ -93,6 +95,8 @@ class StreamConsumer:
         self._stop_requested = False
         self._fatal: BaseException | None = None
         self._limit: int | None = None
+        self._lag: int | None = None
+        self._pending: int | None = None
 
     # -- control -------------------------------------------------------------------
     def stop(self) -> None:
@@ -155,6 +159,7 @@ class StreamConsumer:
             if self.metrics_address is not None:
                 host, port = self.metrics_address
                 exporter, _ = start_http_server(port, host, registry=self.core.metrics.registry)
+            await self._report(started=True)
             gauges = self._loop.create_task(self._refresh_gauges(redis))
             heartbeat = self._loop.create_task(self._heartbeat())
             logger.info(
@@ -175,6 +180,8 @@ class StreamConsumer:
                     task.cancel()
             if exporter is not None:
                 exporter.shutdown()
+            with contextlib.suppress(Exception):  # presence is best effort, never a failure
+                await self._report(stopped=True)
             await self.core.close()
             await redis.aclose()
         if self._fatal is not None:
@@ -408,11 +415,35 @@ class StreamConsumer:
                 for group in await redis.xinfo_groups(self.config.stream):
                     if as_text(group["name"]) == self.config.group:
                         if group.get("lag") is not None:
+                            self._lag = int(group["lag"])
                             self.metrics.lag_gauge.set(group["lag"])
+                        self._pending = int(group["pending"])
                         self.metrics.pending_gauge.set(group["pending"])
             except Exception as exc:  # gauges must never stop the consumer
                 logger.debug("could not read the group's lag: %s", exc)
+            try:
+                await self._report()
+            except Exception as exc:  # nor must the presence row
+                logger.warning("could not record this consumer's presence: %s", exc)
             await asyncio.sleep(self.config.gauge_interval_s)
+
+    async def _report(self, *, started: bool = False, stopped: bool = False) -> None:
+        """This consumer's row in the store (``stream_consumers``), for the dashboard."""
+        config = self.config
+        report = ConsumerReport(
+            stream=config.stream,
+            group=config.group,
+            consumer=config.consumer,
+            deployment=self.deployment,
+            redis=config.safe_url,
+            scored=self.counts.scored,
+            dead_lettered=self.counts.dead_lettered,
+            lag=self._lag,
+            pending=self._pending,
+        )
+        await asyncio.to_thread(
+            self.store.stream_consumers.report, report, started=started, stopped=stopped
+        )
 
     async def _heartbeat(self) -> None:
         """Touch the messages in hand a few times per ``min_idle_s``."""

@@ -22,6 +22,10 @@
     busy = true;
     fetch(window.location.href, { headers: { "X-Shipyard-Live": "1" }, credentials: "same-origin" })
       .then(function (response) {
+        if (response.redirected) {  // signed out: stop, rather than be refused every N s
+          stop();
+          throw new Error("redirected to " + response.url);
+        }
         if (!response.ok) throw new Error("status " + response.status);
         return response.text();
       })
