@@ -52,7 +52,7 @@ def build_report(store: Store, deployment: str, window_s: float | None) -> dict[
                 else frame.get(f"in.{result.column}")
             )
             if current is not None:
-                report["distributions"][result.column] = _distribution(
+                report["distributions"][result.column] = distribution(
                     references[result.column], current
                 )
     except NotFound:
@@ -79,7 +79,8 @@ def build_report(store: Store, deployment: str, window_s: float | None) -> dict[
     return report
 
 
-def _distribution(reference: Any, current: pd.Series) -> dict[str, Any]:
+def distribution(reference: Any, current: pd.Series) -> dict[str, Any]:
+    """Reference and current shares per bin (numeric) or per level (categorical)."""
     if isinstance(reference, NumericProfile):
         values = pd.to_numeric(current, errors="coerce").dropna().to_numpy(dtype="float64")
         low = min(reference.minimum, values.min() if len(values) else reference.minimum)

@@ -8,6 +8,7 @@ is a FastAPI app: the control API, OIP and MLflow metadata/health routes,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 from collections.abc import AsyncIterator
@@ -99,7 +100,7 @@ def create_app(
     )
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(started: FastAPI) -> AsyncIterator[None]:
         await core.load()
         if access is not None:
             await asyncio.to_thread(access.load)
@@ -111,6 +112,9 @@ def create_app(
         gc.collect()
         gc.freeze()
         core.start()
+        # The dashboard's summary of the prediction log: built off the event loop now,
+        # so that the first Deployment page after a start need not read the whole log.
+        warming = asyncio.get_running_loop().run_in_executor(None, started.state.ui_warm)
         controller = RolloutController(
             client.store,
             dataplane.process_id,
@@ -142,6 +146,8 @@ def create_app(
         try:
             yield
         finally:
+            with contextlib.suppress(Exception):
+                await warming
             await controller.close()
             await bandits.close()
             await dispatcher.close()

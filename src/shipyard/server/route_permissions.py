@@ -176,6 +176,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/ui/models/{name}/versions/{version}"): needs(P.READ, model="name"),
     ("GET", "/ui/datasets"): needs(P.READ),
     ("GET", "/ui/datasets/{name}"): needs(P.READ),
+    ("GET", "/ui/monitoring"): needs(P.READ),
+    ("GET", "/ui/monitoring/{deployment}"): needs(P.READ_PREDICTIONS, deployment="deployment"),
     # artifacts by hash (the remote SDK's uploads and downloads)
     ("GET", "/api/artifacts/{sha256}"): needs(P.READ),
     ("PUT", "/api/artifacts/{sha256}"): needs(P.WRITE_RUNS, P.REGISTER),

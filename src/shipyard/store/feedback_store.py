@@ -116,3 +116,28 @@ class FeedbackStore:
                 )
                 for r in session.scalars(query)
             ]
+
+    def labels_for(
+        self, deployment: str, keys: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], Any]:
+        """The labels that arrived for these (request id, row) keys (absent: none yet)."""
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        query = select(Feedback.request_id, Feedback.row, Feedback.label).where(
+            Feedback.deployment == deployment,
+            Feedback.request_id.in_(sorted({r for r, _ in wanted})),
+            Feedback.label.is_not(None),
+        )
+        with self.db.read() as session:
+            return {
+                (r, i): json.loads(label or "null")
+                for r, i, label in session.execute(query)
+                if (r, i) in wanted
+            }
+
+    def count(self, deployment: str) -> int:
+        """How many rows of the deployment have feedback (a label, outcomes or both)."""
+        query = select(func.count()).where(Feedback.deployment == deployment)
+        with self.db.read() as session:
+            return int(session.scalar(query) or 0)

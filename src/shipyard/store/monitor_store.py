@@ -226,6 +226,17 @@ class MonitorStore:
                 )
             return event
 
+    def recent_alerts(
+        self, monitors: list[str] | None = None, *, limit: int = 100
+    ) -> list[AlertRecord]:
+        """The newest ``limit`` alerts (open and resolved), of these monitors if given."""
+        query = select(Alert)
+        if monitors is not None:
+            query = query.where(Alert.monitor.in_(monitors))
+        with self.db.read() as session:
+            rows = session.scalars(query.order_by(Alert.id.desc()).limit(limit))
+            return [_alert(r) for r in rows]
+
     def alerts(self, monitor: str | None = None, *, open_only: bool = False) -> list[AlertRecord]:
         with self.db.read() as session:
             query = select(Alert)

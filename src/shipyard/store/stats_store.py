@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from shipyard.store.database import Database
@@ -53,6 +53,32 @@ class StatsStore:
                     )
                 )
             )
+
+    def per_minute(
+        self, deployment: str, since_s: int, step_s: int = 60
+    ) -> list[tuple[str, str, int, int, int]]:
+        """Counts summed over processes per ``step_s`` of time, in SQL (no payload parsing):
+        ``(kind, subject, step start s, a, b)`` with (requests, errors) for a version and
+        (compared, agreed) for a pair, from the bucket starting at ``since_s`` on."""
+        step = (ServingStat.bucket // step_s) * step_s
+        payload = ServingStat.payload
+        first = func.sum(
+            func.coalesce(payload["requests"].as_integer(), payload["compared"].as_integer())
+        )
+        second = func.sum(
+            func.coalesce(payload["errors"].as_integer(), payload["agreed"].as_integer())
+        )
+        query = (
+            select(ServingStat.kind, ServingStat.subject, step, first, second)
+            .where(ServingStat.deployment == deployment, ServingStat.bucket >= since_s)
+            .group_by(ServingStat.kind, ServingStat.subject, step)
+            .order_by(step)
+        )
+        with self.db.read() as session:
+            return [
+                (kind, subject, int(at), int(a or 0), int(b or 0))
+                for kind, subject, at, a, b in session.execute(query)
+            ]
 
     def prune(self, older_than_s: int) -> None:
         with self.db.write() as session:

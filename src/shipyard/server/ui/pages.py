@@ -14,6 +14,7 @@ from shipyard.deploy.policy import policy_from_dict, ref_label
 from shipyard.deploy.rollouts import RolloutSpec
 from shipyard.errors import NotFound, ShipyardError
 from shipyard.sdk.client import Client
+from shipyard.server.ui.deployment_history import history_context
 from shipyard.server.ui.rendering import render, render_error
 from shipyard.server.ui.serving_stats import ServingStats
 from shipyard.server.ui.static import serve_static
@@ -107,6 +108,18 @@ def deployment_page(request: Request, name: str) -> Response:
         "workers": request.app.state.ui_workers,
         "cli": f"shipyard deployments show {name}",
     }
+    route = request.app.state.dataplane.routing.routes.get(name)
+    models = {m.key for m in route.models} if route is not None else set()
+    context["batches"] = stats.batch_sizes(models)
+    # The latest rows are logged inputs and outputs: shown to whoever may read predictions
+    # (the permission of the deployment's monitoring page and of /api/.../drift).
+    context |= history_context(
+        client,
+        request.app.state.ui_predlog,
+        request.app.state.ui_histories,
+        name,
+        predictions_visible=viewer.can("GET", "/ui/monitoring/{deployment}", deployment=name),
+    )
     return render(request, viewer, "deployment.html", context)
 
 

@@ -67,6 +67,40 @@ class ServingStats:
                     entry[1] += int(sample.value)
         return [VersionStats(v, n, e) for v, (n, e) in sorted(counts.items())]
 
+    def batch_sizes(self, models: set[str]) -> list[tuple[str, int, float, list[tuple[str, int]]]]:
+        """Micro-batching of these models (``name/version``) in this process since start:
+        (model, model calls, mean requests per call, [(up to N requests, calls)])."""
+        found: dict[str, dict[str, float]] = {}
+        for family in self.registry.collect():
+            if family.name != "shipyard_batch_size":
+                continue
+            for sample in family.samples:
+                model = sample.labels.get("model", "")
+                if model not in models:
+                    continue
+                entry = found.setdefault(model, {})
+                if sample.name.endswith("_bucket"):
+                    entry[sample.labels["le"]] = sample.value
+                elif sample.name.endswith("_count"):
+                    entry["count"] = sample.value
+                elif sample.name.endswith("_sum"):
+                    entry["sum"] = sample.value
+        result = []
+        for model, entry in sorted(found.items()):
+            calls = int(entry.pop("count", 0))
+            total = entry.pop("sum", 0.0)
+            if not calls:
+                continue
+            cumulative = sorted((float(le), n) for le, n in entry.items())
+            buckets, before = [], 0.0
+            for bound, n in cumulative:
+                if n > before:
+                    label = "more" if math.isinf(bound) else f"≤ {bound:g}"
+                    buckets.append((label, int(n - before)))
+                before = n
+            result.append((model, calls, total / calls, buckets))
+        return result
+
     def read(self) -> dict[str, DeploymentStats]:
         requests: dict[str, int] = {}
         errors: dict[str, int] = {}
