@@ -9,6 +9,7 @@ Screenshots go to ``SHIPYARD_SCREENSHOTS`` or ``<repo>/build/screenshots``.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -78,15 +79,35 @@ class Site:
         return Client(settings=StoreSettings(home=self.home, user="browser-tests"))
 
 
+def _quickstart_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ``shipyard quickstart`` workspace per test run, shared by the xdist workers (the
+    first to get the lock makes it; the others wait and reuse it)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    made = shared / "browser-quickstart"
+    with (shared / "browser-quickstart.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (made / "done").exists():
+            shutil.rmtree(made, ignore_errors=True)
+            shipyard = str(Path(sys.executable).parent / "shipyard")
+            run = subprocess.run(
+                [shipyard, "--home", str(made / "ws"), "quickstart"],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+            (made / "done").touch()
+    return made / "ws"
+
+
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """This worker's own copy of the quickstart's workspace, served as users serve it."""
     _need_browser()
     home = tmp_path_factory.mktemp("browser") / "ws"
+    shutil.copytree(_quickstart_once(tmp_path_factory), home)
     shipyard = str(Path(sys.executable).parent / "shipyard")
-    made = subprocess.run(
-        [shipyard, "--home", str(home), "quickstart"], capture_output=True, text=True, timeout=600
-    )
-    assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
     client = Client(settings=StoreSettings(home=home, user="browser-tests"))
     tokens = {
         role: client.create_token(f"browser-{role}", role).token
@@ -187,11 +208,14 @@ def signed_in(browser: Any, site: Site, role: str) -> Watched:
 
 def start_slow_rollout(site: Site) -> str:
     """A running rollout on the quickstart's deployment that stays on its first step (the
-    one already running, or a new one to a version the deployment does not serve)."""
+    one already running, resumed if a test paused it, or a new one to a version the
+    deployment does not serve)."""
     client = site.client()
     try:
         latest = client.store.rollouts.latest_for(DEPLOYMENT)
-        if latest is None or latest.status not in ("running", "paused"):
+        if latest is not None and latest.status == "paused":
+            client.resume_rollout(DEPLOYMENT)
+        elif latest is None or latest.status not in ("running", "paused"):
             target = client.get_deployment(DEPLOYMENT).policy["target"]
             served = client.store.registry.get_version(
                 target["model"], version=target.get("version"), alias=target.get("alias")

@@ -10,7 +10,8 @@ import pytest
 
 from tests.browser.conftest import Site, Watched, signed_in
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+# the first test of a worker waits for the run's one quickstart (about a minute)
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(600)]
 
 
 def test_sign_in_navigate_and_act_by_keyboard(browser, site: Site, slow_rollout: str) -> None:

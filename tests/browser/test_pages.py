@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import re
 from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from tests.browser.a11y import accessibility_problems
 from tests.browser.conftest import Site, copy_for_readme, shot, signed_in
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+# the first test of a worker waits for the run's one quickstart (about a minute)
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(600)]
 
 SECTIONS = (
     "runs",
@@ -88,7 +91,21 @@ def test_every_linked_page_loads_clean(
     page.context.close()
 
 
+def _traffic(site: Site, requests: int) -> None:
+    """Predictions through the deployment, so that the rollout's checks have samples."""
+    body = (site.home / "quickstart-request.json").read_text()
+    headers = {
+        "authorization": f"Bearer {site.tokens['admin']}",
+        "content-type": "application/json",
+    }
+    url = f"{site.url}/v1/deployments/breast-cancer/predict"
+    with httpx.Client(headers=headers, timeout=30) as http, ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: http.post(url, content=body), range(requests)))
+    assert all(a.status_code == 200 for a in answers)
+
+
 def test_rollout_page_screenshot(browser, site: Site, slow_rollout: str, screenshots: Path) -> None:
+    _traffic(site, 1500)
     admin = signed_in(browser, site, "admin")
     admin.goto(f"/ui/rollouts/{slow_rollout}")
     assert admin.page.get_by_role("heading", level=1).inner_text().startswith("Rollout")

@@ -9,7 +9,8 @@ import pytest
 
 from tests.browser.conftest import Site, Watched, signed_in
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+# the first test of a worker waits for the run's one quickstart (about a minute)
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(600)]
 
 
 def test_wrong_token_does_not_sign_in(browser, site: Site) -> None:

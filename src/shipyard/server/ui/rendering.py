@@ -32,6 +32,8 @@ def _number(value: float | int | None, digits: int = 3) -> str:
         return "-"
     if isinstance(value, int):
         return str(value)
+    if abs(value) >= 10**digits:  # 3600.0 reads "3600", not "3.6e+03"
+        return f"{value:.0f}"
     return f"{value:.{digits}g}"
 
 

@@ -8,6 +8,17 @@
   var COLOURS = ["#0b5cad", "#b42318", "#1a7f37", "#9a6700", "#6f42c1", "#0f7c8c", "#57606a"];
   var DASHES = [[], [6, 3], [2, 2], [10, 3, 2, 3], [1, 3], [12, 6], [4, 4]];
 
+  /* One point (or one x value) gives uPlot no range to spread: it would pick years. Give it
+     a minute either side for time axes, one step otherwise. */
+  function xScale(spec) {
+    var scale = { time: !!spec.time };
+    if (spec.x.length && spec.x[0] === spec.x[spec.x.length - 1]) {
+      var pad = spec.time ? 60 : 1;
+      scale.range = function () { return [spec.x[0] - pad, spec.x[0] + pad]; };
+    }
+    return scale;
+  }
+
   function build(el) {
     if (el.dataset.mounted === "1") return;
     var source = document.getElementById(el.dataset.chart);
@@ -30,7 +41,7 @@
     var options = {
       width: width,
       height: spec.height || 240,
-      scales: { x: { time: !!spec.time } },
+      scales: { x: xScale(spec) },
       axes: [{}, { label: spec.y || "" }],
       series: series,
       legend: { live: true }
