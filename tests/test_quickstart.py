@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -65,6 +66,8 @@ def test_quickstart_runs_the_lifecycle_and_can_run_again(
     }
     assert json.loads((production / "dashboard.json").read_text())["panels"]
     assert "alert:" in (production / "rules.yaml").read_text()
+    assert re.search(r"dashboard: signed in at /ui with a viewer token and opened 1\d pages", flat)
+    assert "the viewer saw 0 rollout buttons" in flat
     with Client(settings=StoreSettings(home=home)) as client:
         remote = client.get_model_version("breast-cancer-remote", 1)
         assert remote.created_by.startswith("quickstart-trainer")

@@ -312,4 +312,5 @@ async def test_a_consumer_reports_its_presence_until_it_stops(
     assert (record.group, record.consumer, record.deployment) == ("g", "seen", "explodes")
     assert (record.scored, record.dead_lettered) == (3, 0)
     assert record.stopped_at is not None and record.state(record.seen_at, 1000) == "stopped"
+    assert (record.lag, record.pending) == (0, 0), "read after its last acknowledgements"
     assert "@" not in record.redis or ":***@" in record.redis, "no password in the row"

@@ -53,6 +53,7 @@ STEPS = (
     "A/B experiment",
     "a remote training job",
     "package for production",
+    "open the dashboard",
 )
 
 
@@ -75,6 +76,7 @@ def quickstart(
     # Imported here, not at the top: `shipyard --help` should not load the server and
     # scikit-learn to list the commands.
     from shipyard.cli.quickstart_ab import run_an_experiment
+    from shipyard.cli.quickstart_dashboard import tour_dashboard
     from shipyard.cli.quickstart_loop import PIPELINE, close_the_loop, shift
     from shipyard.cli.quickstart_optimize import optimize_and_explain
     from shipyard.cli.quickstart_production import write_production_files
@@ -199,6 +201,9 @@ def quickstart(
         progress.update(task, advance=1, description=steps[13])
 
         production = write_production_files(client, MODEL_NAME)
+        progress.update(task, advance=1, description=steps[14])
+
+        dashboard = tour_dashboard(client, MODEL_NAME, MODEL_NAME)
         progress.update(task, advance=1, description="done")
 
     console.print()
@@ -245,6 +250,12 @@ def quickstart(
         + ("; moving champion was refused (403)" if remote.champion_refused else "")
     )
     _print_production(production)
+    console.print(
+        f"[green]✓[/] dashboard: signed in at /ui with a viewer token and opened "
+        f"{len(dashboard.pages)} pages (overview, runs, models, deployment, rollout, monitoring, "
+        f"datasets, pipelines): median {dashboard.median_ms:.0f} ms, slowest "
+        f"{dashboard.slowest_ms:.0f} ms; the viewer saw {dashboard.viewer_buttons} rollout buttons"
+    )
     console.print()
     console.print(
         f"[green]✓[/] every request carried token {token.record.name} "
@@ -253,7 +264,10 @@ def quickstart(
     console.print()
     console.print("Serve it yourself (authentication is on; make a token, shown once):")
     console.print("  [cyan]shipyard tokens create --name me --role deployer[/]")
-    console.print("  [cyan]shipyard serve[/]   (then, in another shell)")
+    console.print(
+        "  [cyan]shipyard serve[/]   (then open http://localhost:8000/ui and sign in with it, "
+        "or, in another shell)"
+    )
     console.print(
         f"  [cyan]curl -s localhost:8000/v1/deployments/{MODEL_NAME}/predict "
         '-H "authorization: Bearer $TOKEN" '

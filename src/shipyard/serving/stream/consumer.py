@@ -181,6 +181,7 @@ class StreamConsumer:
             if exporter is not None:
                 exporter.shutdown()
             with contextlib.suppress(Exception):  # presence is best effort, never a failure
+                await self._read_group(redis)  # what it left: lag and pending after its acks
                 await self._report(stopped=True)
             await self.core.close()
             await redis.aclose()
@@ -411,21 +412,25 @@ class StreamConsumer:
     # -- housekeeping ----------------------------------------------------------------
     async def _refresh_gauges(self, redis: aioredis.Redis) -> None:
         while True:
-            try:
-                for group in await redis.xinfo_groups(self.config.stream):
-                    if as_text(group["name"]) == self.config.group:
-                        if group.get("lag") is not None:
-                            self._lag = int(group["lag"])
-                            self.metrics.lag_gauge.set(group["lag"])
-                        self._pending = int(group["pending"])
-                        self.metrics.pending_gauge.set(group["pending"])
-            except Exception as exc:  # gauges must never stop the consumer
-                logger.debug("could not read the group's lag: %s", exc)
+            await self._read_group(redis)
             try:
                 await self._report()
             except Exception as exc:  # nor must the presence row
                 logger.warning("could not record this consumer's presence: %s", exc)
             await asyncio.sleep(self.config.gauge_interval_s)
+
+    async def _read_group(self, redis: aioredis.Redis) -> None:
+        """The group's lag and pending count, into the gauges and the presence row."""
+        try:
+            for group in await redis.xinfo_groups(self.config.stream):
+                if as_text(group["name"]) == self.config.group:
+                    if group.get("lag") is not None:
+                        self._lag = int(group["lag"])
+                        self.metrics.lag_gauge.set(group["lag"])
+                    self._pending = int(group["pending"])
+                    self.metrics.pending_gauge.set(group["pending"])
+        except Exception as exc:  # gauges must never stop the consumer
+            logger.debug("could not read the group's lag: %s", exc)
 
     async def _report(self, *, started: bool = False, stopped: bool = False) -> None:
         """This consumer's row in the store (``stream_consumers``), for the dashboard."""
