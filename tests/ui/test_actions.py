@@ -70,7 +70,7 @@ def test_a_post_without_the_sessions_csrf_token_is_refused(
         assert response.status_code == 403 and "CSRF" in response.text
     assert _status(workspace) == "running"
     header = {**deployer, "x-csrf-token": csrf_of(http.get("/ui", headers=deployer).text)}
-    assert http.post(f"/ui/rollouts/{rollout}/pause", headers=header).status_code == 303  # htmx
+    assert http.post(f"/ui/rollouts/{rollout}/pause", headers=header).status_code == 303  # a script
     assert _status(workspace) == "paused"
     assert http.post(f"/ui/rollouts/{rollout}/resume", headers=header).status_code == 303
 

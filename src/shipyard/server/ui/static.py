@@ -1,4 +1,5 @@
-"""The dashboard's static files (its stylesheet and the vendored htmx and uPlot), served
+"""The dashboard's static files (its stylesheet, its two small scripts and the vendored
+uPlot), served
 from the package so an installed wheel works offline. Only files present at start are
 served: the path never reaches the file system unchecked."""
 
