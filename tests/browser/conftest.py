@@ -148,8 +148,10 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     raise AssertionError("server not ready in 60 s")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(site: Site) -> Iterator[Any]:
+    """Per module, not per session: Playwright's sync API keeps an event loop running in
+    this thread while it lives, and the worker's next tests elsewhere call asyncio.run."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -314,3 +314,12 @@ async def test_a_consumer_reports_its_presence_until_it_stops(
     assert record.stopped_at is not None and record.state(record.seen_at, 1000) == "stopped"
     assert (record.lag, record.pending) == (0, 0), "read after its last acknowledgements"
     assert "@" not in record.redis or ":***@" in record.redis, "no password in the row"
+
+
+def test_listing_consumers_checks_its_bounds(workspace: Client) -> None:
+    from shipyard.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="within_s"):
+        workspace.stream_consumers(within_s=1e300)
+    with pytest.raises(InvalidInput, match="limit"):
+        workspace.stream_consumers(limit=0)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.config import ServerSettings
 from shipyard.entities import StreamConsumerRecord
+from shipyard.errors import InvalidInput
 from shipyard.sdk.operations import local_only, operation
 from shipyard.security.permissions import Permission as P
 
@@ -20,6 +21,11 @@ if TYPE_CHECKING:
 
     from shipyard.serving.stream import StreamConsumer, StreamStatus
     from shipyard.store import Store
+
+
+#: Presence rows are listed back at most a year and a thousand at a time.
+MAX_WITHIN_S = 366 * 24 * 3600.0
+MAX_CONSUMERS = 1000
 
 
 # The consumer pulls in redis.asyncio and the whole serving core (~0.1 s): loaded on
@@ -102,6 +108,12 @@ class StreamMethods:
     ) -> list[StreamConsumerRecord]:
         """Stream consumers that reported within ``within_s`` (running, stopped or silent),
         with what each scored, its group's lag and pending count, most recent first."""
+        if not 0 < within_s <= MAX_WITHIN_S:
+            raise InvalidInput(
+                f"within_s must be in (0, {MAX_WITHIN_S:.0f}] seconds, got {within_s}"
+            )
+        if not 1 <= limit <= MAX_CONSUMERS:
+            raise InvalidInput(f"limit must be between 1 and {MAX_CONSUMERS}, got {limit}")
         return self.store.stream_consumers.recent(within_s=within_s, limit=limit)
 
     def stream_status(
