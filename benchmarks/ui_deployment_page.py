@@ -48,7 +48,9 @@ def _workspace(home: Path) -> tuple[Client, list[str]]:
     return client, list(X.columns)
 
 
-def _log(client: Client, columns: list[str], rows: int, segment_rows: int, seed: int = 0) -> list[str]:
+def _log(
+    client: Client, columns: list[str], rows: int, segment_rows: int, seed: int = 0
+) -> list[str]:
     """``rows`` predictions over the last day, in segments of about ``segment_rows``."""
     rng = np.random.default_rng(seed)
     log = PredictionLogger(client.store.artifacts, batch_size=segment_rows)
@@ -125,7 +127,9 @@ def main() -> None:
         started = time.perf_counter()
         ids = _log(client, columns, args.rows, args.segment_rows)
         segments = len(client.store.artifacts.list_paths("predictions/deployment=cancer"))
-        print(f"logged {args.rows} rows in {segments} segments: {time.perf_counter() - started:.1f} s")
+        print(
+            f"logged {args.rows} rows in {segments} segments: {time.perf_counter() - started:.1f} s"
+        )
         _counters(client)
         items = [FeedbackItem(i, 0, int(k % 2)) for k, i in enumerate(ids[: args.labels])]
         client.store.feedback.add("cancer", items)
