@@ -205,6 +205,31 @@ PAGES: tuple[Page, ...] = (
         ("h1",),
     ),
     Page("monitoring", "Monitoring", "/ui/monitoring/{deployment}", ("h1",)),
+    Page(
+        "models",
+        "Models list",
+        "/ui/models",
+        ("text={model}",),
+        "#/models",
+        ("text={model}",),
+        (MlflowCall("GET", "/registered-models/search?max_results=25&order_by=name+ASC"),),
+    ),
+    Page(
+        "version",
+        "Model version (lineage, card)",
+        "/ui/models/{model}/versions/{versions}",
+        ("h1",),
+        "#/models/{model}/versions/{versions}",
+        ("text=Version {versions}",),
+        (
+            MlflowCall("GET", "/registered-models/get?name={model}"),
+            MlflowCall("GET", "/model-versions/get?name={model}&version={versions}"),
+        ),
+    ),
+    Page("monitoring-list", "Monitoring list", "/ui/monitoring", ("h1",)),
+    Page("datasets", "Datasets", "/ui/datasets", ("h1",)),
+    Page("pipelines", "Pipelines", "/ui/pipelines", ("h1",)),
+    Page("audit", "Audit (every write of the build)", "/ui/audit", ("h1",)),
 )
 
 
