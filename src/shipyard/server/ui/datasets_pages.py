@@ -15,7 +15,7 @@ from starlette.responses import Response
 from shipyard.errors import InvalidInput, ShipyardError
 from shipyard.sdk.client import Client
 from shipyard.server.ui.charts import Chart
-from shipyard.server.ui.listing import page_number, page_of
+from shipyard.server.ui.listing import fetch_page, page_number
 from shipyard.server.ui.models_pages import lineage_flow
 from shipyard.server.ui.rendering import render, render_error
 from shipyard.server.ui.viewer import viewer_of
@@ -34,10 +34,8 @@ def datasets_page(request: Request, page: str | None = None) -> Response:
     client: Client = request.app.state.client
     try:
         number = page_number(page)
-        listing = page_of(
-            client.latest_datasets(
-                limit=DATASETS_PER_PAGE + 1, offset=(number - 1) * DATASETS_PER_PAGE
-            ),
+        listing = fetch_page(
+            lambda limit, offset: client.latest_datasets(limit=limit, offset=offset),
             number,
             DATASETS_PER_PAGE,
         )
@@ -69,12 +67,9 @@ def dataset_page(
     try:
         number = page_number(page)
         record = client.get_dataset(name, _version(version))
-        versions = page_of(
-            client.list_datasets(
-                name,
-                limit=VERSIONS_PER_PAGE + 1,
-                offset=(number - 1) * VERSIONS_PER_PAGE,
-                newest_first=True,
+        versions = fetch_page(
+            lambda limit, offset: client.list_datasets(
+                name, limit=limit, offset=offset, newest_first=True
             ),
             number,
             VERSIONS_PER_PAGE,

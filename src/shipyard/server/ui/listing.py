@@ -6,7 +6,7 @@ exists without counting every row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -50,3 +50,8 @@ class Page(Generic[T]):
 def page_of(fetched: Sequence[T], number: int, size: int) -> Page[T]:
     """A page from what the store returned for ``limit=size + 1``."""
     return Page(list(fetched[:size]), number, size, len(fetched) > size)
+
+
+def fetch_page(fetch: Callable[[int, int], Sequence[T]], number: int, size: int) -> Page[T]:
+    """Page ``number`` of ``fetch(limit, offset)``, asked for one row more than it shows."""
+    return page_of(fetch(size + 1, (number - 1) * size), number, size)

@@ -18,7 +18,7 @@ from shipyard.errors import NotFound, ShipyardError
 from shipyard.registry.service import DERIVED_FROM_TAG, OPTIMIZE_TAG
 from shipyard.sdk.client import Client
 from shipyard.server.ui.charts import Chart
-from shipyard.server.ui.listing import page_number, page_of
+from shipyard.server.ui.listing import fetch_page, page_number
 from shipyard.server.ui.rendering import render, render_error
 from shipyard.server.ui.viewer import viewer_of
 
@@ -40,8 +40,8 @@ def models_page(request: Request, page: str | None = None) -> Response:
     client: Client = request.app.state.client
     try:
         number = page_number(page)
-        listing = page_of(
-            client.list_models(limit=MODELS_PER_PAGE + 1, offset=(number - 1) * MODELS_PER_PAGE),
+        listing = fetch_page(
+            lambda limit, offset: client.list_models(limit=limit, offset=offset),
             number,
             MODELS_PER_PAGE,
         )
@@ -60,12 +60,9 @@ def model_page(request: Request, name: str, page: str | None = None) -> Response
     try:
         number = page_number(page)
         model = client.get_model(name)
-        versions = page_of(
-            client.list_model_versions(
-                name,
-                limit=VERSIONS_PER_PAGE + 1,
-                offset=(number - 1) * VERSIONS_PER_PAGE,
-                newest_first=True,
+        versions = fetch_page(
+            lambda limit, offset: client.list_model_versions(
+                name, limit=limit, offset=offset, newest_first=True
             ),
             number,
             VERSIONS_PER_PAGE,
